@@ -1,0 +1,214 @@
+"""Attention classifiers: a token encoder, one attention layer, and a linear read-out.
+
+The model is the one studied by Jain & Wallace (2019) and Liu et al. (2022)::
+
+    e_t = embedding(x_t)                              (T x E)
+    h_t = encoder(e)_t          BiLSTM or CNN         (T x H)   the "values"
+    s_t = v . tanh(W h_t)       additive attention, or
+    s_t = q . h_t / sqrt(H)     scaled dot attention with a learned query q
+    a   = softmax(s) over real tokens                 padding never receives attention
+    y   = W_out (sum_t a_t h_t)                       logits
+
+Three things make it a laboratory rather than just a classifier:
+
+* ``forward(..., attention=...)`` replaces the computed attention with a given distribution (or a
+  function of it): the hook for interventions (uniform, permuted attention) and mitigations.
+* ``forward(..., inputs_embeds=...)`` runs from embeddings, so gradient methods can differentiate
+  with respect to them.
+* ``forward_removed`` runs the model with some tokens removed by one of the three removal operators
+  of the faithfulness violation test (Liu et al. 2022): ``slice_out`` deletes the token,
+  ``zeros_mask`` zeroes its embedding, ``att_mask`` excludes it from attention.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Union
+
+import torch
+from torch import nn
+
+from .data import check_padded
+
+ENCODERS = ("bilstm", "cnn")
+ATTENTIONS = ("additive", "dot")
+REMOVAL_OPERATORS = ("slice_out", "zeros_mask", "att_mask")
+
+#: A replacement attention: a ``(batch, length)`` tensor, or a function ``(attention, mask) -> tensor``.
+AttentionOverride = Union[torch.Tensor, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]
+
+
+@dataclass
+class ClassifierOutput:
+    """What a forward pass returns."""
+
+    logits: torch.Tensor  # (B, C)
+    attention: torch.Tensor  # (B, T), rows sum to 1, zero on padding
+    values: torch.Tensor  # (B, T, H) encoder states that the attention pools
+    embeddings: torch.Tensor  # (B, T, E) the embeddings the encoder read
+
+    @property
+    def probs(self) -> torch.Tensor:
+        return self.logits.softmax(-1)
+
+
+def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Softmax over the positions where ``mask`` is True; exactly zero elsewhere."""
+    if not bool(mask.any(-1).all()):
+        raise ValueError("every row needs at least one position that may receive attention")
+    scores = scores.masked_fill(~mask, float("-inf"))
+    return scores.softmax(-1)
+
+
+class AttentionClassifier(nn.Module):
+    """BiLSTM or CNN encoder, additive or scaled-dot attention, linear output.
+
+    Args:
+        vocab_size: number of token ids (id 0 is padding).
+        n_classes: number of output classes.
+        encoder: ``"bilstm"`` (``hidden_dim`` units per direction) or ``"cnn"`` (one convolution per
+            kernel size in ``cnn_kernels``, ``cnn_filters`` filters each, ReLU, same-length output).
+        attention: ``"additive"`` (tanh) or ``"dot"`` (scaled dot product with a learned query).
+        embeddings: optional pretrained matrix (``vocab_size x embed_dim``), e.g. GloVe.
+        freeze_embeddings: keep the pretrained embeddings fixed.
+        dropout: dropout on embeddings and on the pooled representation (training only).
+    """
+
+    def __init__(self, vocab_size: int, n_classes: int = 2, *, encoder: str = "bilstm",
+                 attention: str = "additive", embed_dim: int = 50, hidden_dim: int = 128,
+                 cnn_kernels: tuple[int, ...] = (1, 3, 5, 7), cnn_filters: int = 32,
+                 dropout: float = 0.0, embeddings: torch.Tensor | None = None,
+                 freeze_embeddings: bool = False):
+        super().__init__()
+        if encoder not in ENCODERS:
+            raise ValueError(f"unknown encoder {encoder!r}; choose one of {ENCODERS}")
+        if attention not in ATTENTIONS:
+            raise ValueError(f"unknown attention {attention!r}; choose one of {ATTENTIONS}")
+        if vocab_size < 3 or n_classes < 2:
+            raise ValueError(f"need vocab_size >= 3 and n_classes >= 2, got {vocab_size}, {n_classes}")
+        if embeddings is not None:
+            if tuple(embeddings.shape) != (vocab_size, embed_dim):
+                raise ValueError(
+                    f"embeddings have shape {tuple(embeddings.shape)}, expected ({vocab_size}, {embed_dim})"
+                )
+        if any(k % 2 == 0 for k in cnn_kernels):
+            raise ValueError(f"CNN kernel sizes must be odd (same-length output), got {cnn_kernels}")
+        self.config = dict(vocab_size=vocab_size, n_classes=n_classes, encoder=encoder,
+                           attention=attention, embed_dim=embed_dim, hidden_dim=hidden_dim,
+                           cnn_kernels=tuple(cnn_kernels), cnn_filters=cnn_filters, dropout=dropout,
+                           freeze_embeddings=freeze_embeddings)
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
+        if embeddings is not None:
+            self.embedding.weight.data.copy_(embeddings)
+        self.embedding.weight.requires_grad_(not freeze_embeddings)
+        if encoder == "bilstm":
+            self.lstm = nn.LSTM(embed_dim, hidden_dim, batch_first=True, bidirectional=True)
+            self.value_dim = 2 * hidden_dim
+        else:
+            self.convs = nn.ModuleList(nn.Conv1d(embed_dim, cnn_filters, k, padding=k // 2)
+                                       for k in cnn_kernels)
+            self.value_dim = cnn_filters * len(cnn_kernels)
+        if attention == "additive":
+            self.att_proj = nn.Linear(self.value_dim, hidden_dim)
+            self.att_vector = nn.Linear(hidden_dim, 1, bias=False)
+        else:
+            self.att_query = nn.Parameter(torch.randn(self.value_dim) / math.sqrt(self.value_dim))
+        self.dropout = nn.Dropout(dropout)
+        self.output = nn.Linear(self.value_dim, n_classes)
+
+    # -- pieces -------------------------------------------------------------------------------------
+
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.embedding(tokens)
+
+    def encode(self, embeddings: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Encoder states (B, T, H); padding positions are zero and never leak into real ones."""
+        embeddings = embeddings * mask[..., None]
+        if self.config["encoder"] == "bilstm":
+            lengths = mask.sum(1).cpu()
+            packed = nn.utils.rnn.pack_padded_sequence(embeddings, lengths, batch_first=True,
+                                                       enforce_sorted=False)
+            states, _ = self.lstm(packed)
+            states, _ = nn.utils.rnn.pad_packed_sequence(states, batch_first=True,
+                                                         total_length=mask.shape[1])
+            return states
+        x = embeddings.transpose(1, 2)
+        states = torch.cat([torch.relu(conv(x)) for conv in self.convs], dim=1).transpose(1, 2)
+        return states * mask[..., None]
+
+    def attention_scores(self, values: torch.Tensor) -> torch.Tensor:
+        """Unnormalised attention scores (B, T)."""
+        if self.config["attention"] == "additive":
+            return self.att_vector(torch.tanh(self.att_proj(values))).squeeze(-1)
+        return values @ self.att_query / math.sqrt(self.value_dim)
+
+    # -- forward ------------------------------------------------------------------------------------
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor, *,
+                inputs_embeds: torch.Tensor | None = None,
+                attention: AttentionOverride | None = None,
+                attend_mask: torch.Tensor | None = None) -> ClassifierOutput:
+        """Classify a padded batch.
+
+        Args:
+            tokens, mask: ``(B, T)`` token ids and the bool mask of real tokens (see ``data.Batch``).
+            inputs_embeds: ``(B, T, E)`` embeddings to use instead of looking ``tokens`` up.
+            attention: replaces the model's attention: a ``(B, T)`` distribution (zero on padding,
+                rows summing to 1), or a function ``f(attention, mask)`` returning one.
+            attend_mask: ``(B, T)`` bool; False positions are excluded from attention (the softmax
+                renormalises over the rest) while the encoder still reads them.
+        """
+        check_padded(tokens, mask)
+        embeddings = self.embed(tokens) if inputs_embeds is None else inputs_embeds
+        if embeddings.shape[:2] != tokens.shape:
+            raise ValueError(f"inputs_embeds has shape {tuple(embeddings.shape)}, expected "
+                             f"({tokens.shape[0]}, {tokens.shape[1]}, {self.config['embed_dim']})")
+        values = self.encode(self.dropout(embeddings), mask)
+        receivable = mask if attend_mask is None else mask & attend_mask
+        weights = masked_softmax(self.attention_scores(values), receivable)
+        if attention is not None:
+            weights = attention(weights, receivable) if callable(attention) else attention
+            _check_attention(weights, receivable)
+        context = torch.einsum("bt,bth->bh", weights, values)
+        return ClassifierOutput(self.output(self.dropout(context)), weights, values, embeddings)
+
+    def forward_removed(self, tokens: torch.Tensor, mask: torch.Tensor, remove: torch.Tensor,
+                        operator: str) -> ClassifierOutput:
+        """Run the model with the tokens marked in ``remove`` (bool ``(B, T)``) taken out.
+
+        ``slice_out`` deletes them (the sentence gets shorter), ``zeros_mask`` replaces their embedding
+        by zeros, ``att_mask`` keeps them in the encoder but lets them receive no attention.
+        """
+        if operator not in REMOVAL_OPERATORS:
+            raise ValueError(f"unknown removal operator {operator!r}; choose one of {REMOVAL_OPERATORS}")
+        if remove.shape != mask.shape or remove.dtype != torch.bool:
+            raise ValueError(f"remove must be a bool tensor of shape {tuple(mask.shape)}")
+        keep = mask & ~remove
+        if not bool(keep.any(1).all()):
+            raise ValueError("cannot remove every token of a sentence: at least one must stay")
+        if operator == "slice_out":
+            return self(*slice_out(tokens, keep))
+        if operator == "zeros_mask":
+            embeds = self.embed(tokens).masked_fill(remove[..., None], 0.0)
+            return self(tokens, mask, inputs_embeds=embeds)
+        return self(tokens, mask, attend_mask=~remove)
+
+
+def slice_out(tokens: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Delete the positions where ``keep`` is False, shifting the rest left; returns tokens and mask."""
+    order = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)  # kept positions first, in order
+    lengths = keep.sum(1)
+    width = int(lengths.max())
+    new_tokens = tokens.gather(1, order)[:, :width]
+    new_mask = torch.arange(width) < lengths[:, None]
+    return new_tokens * new_mask, new_mask
+
+
+def _check_attention(weights: torch.Tensor, receivable: torch.Tensor) -> None:
+    if weights.shape != receivable.shape:
+        raise ValueError(f"attention has shape {tuple(weights.shape)}, expected {tuple(receivable.shape)}")
+    if bool((weights.detach()[~receivable].abs() > 1e-6).any()):
+        raise ValueError("the given attention puts weight on padding or excluded positions")
+    if not torch.allclose(weights.detach().sum(-1), torch.ones(len(weights)), atol=1e-4):
+        raise ValueError("the given attention does not sum to 1 in every row")

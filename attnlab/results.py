@@ -1,0 +1,98 @@
+"""Where chapters write their headline numbers, and the reproduction scorecard built from them.
+
+Each executed chapter writes one flat JSON object of numbers to ``<results dir>/<notebook stem>.json``.
+The default results directory is ``results/`` at the root of the kit's repository, found by walking up
+from the working directory (the book build, papermill and the tests all run notebooks from different
+places); outside a checkout (e.g. in Colab) it is ``./results``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ._io import atomic_write
+
+
+def repo_root(start: str | os.PathLike | None = None) -> Path | None:
+    """The kit's repository root (the folder holding ``_toc.yml`` and ``attnlab/``), or None."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_toc.yml").is_file() and (folder / "attnlab").is_dir():
+            return folder
+    return None
+
+
+def results_dir(directory: str | os.PathLike | None = None) -> Path:
+    """``directory`` if given, else ``results/`` at the repository root (or ``./results``)."""
+    if directory:
+        return Path(directory)
+    root = repo_root()
+    return (root if root else Path.cwd()) / "results"
+
+
+def save_results(name: str, metrics: dict, directory: str | os.PathLike | None = None) -> Path:
+    """Write ``metrics`` (a flat dict of finite numbers) to ``<directory>/<name>.json`` atomically."""
+    if not name or "/" in name or name.endswith(".json"):
+        raise ValueError(f"name must be a notebook stem such as '01_attention_as_explanation', got {name!r}")
+    clean = {}
+    for key, value in metrics.items():
+        if not isinstance(key, str):
+            raise TypeError(f"result keys must be strings, got {key!r}")
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"result {key!r} must be a number, got {type(value).__name__}: {value!r}")
+        if not math.isfinite(float(value)):
+            raise ValueError(f"result {key!r} is not finite ({value}); a chapter must not report it")
+        clean[key] = int(value) if isinstance(value, (int, np.integer)) else float(value)
+    path = results_dir(directory) / f"{name}.json"
+    with atomic_write(path, "w", encoding="utf-8") as handle:
+        json.dump(clean, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    return path
+
+
+def load_results(directory: str | os.PathLike | None = None) -> dict[str, dict]:
+    """Every results file of a directory: ``{notebook stem: {key: number}}``."""
+    folder = results_dir(directory)
+    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))}
+
+
+# --------------------------------------------------------------------------------------------------
+# The reproduction scorecard: the kit's numbers beside the papers'
+# --------------------------------------------------------------------------------------------------
+
+#: One row per headline number: (results file, key, what it measures, the papers' number or None,
+#: what the papers say). Chapters add their rows here when they land.
+SCORECARD_ROWS: list[tuple[str, str, str, float | None, str]] = [
+    ("01_attention_as_explanation", "chapter1_test_accuracy",
+     "Test accuracy, BiLSTM + additive attention + GloVe (movie sentences)", None,
+     "No paper uses this corpus. The kit's target is >= 0.78; Liu et al. (2022) report 0.646 for "
+     "the same architecture on five-class Yelp, a harder task."),
+    ("01_attention_as_explanation", "attention_loo_rank_correlation",
+     "Kendall τ, attention vs leave-one-out (mean over test sentences)", None,
+     "Jain & Wallace (2019) report weak agreement between attention and leave-one-out / gradient "
+     "rankings for BiLSTM models."),
+    ("01_attention_as_explanation", "uniform_attention_test_accuracy",
+     "Test accuracy with attention replaced by uniform weights", None,
+     "Wiegreffe & Pinter (2019): on many classification sets uniform attention costs little accuracy."),
+    ("01_attention_as_explanation", "permuted_attention_test_accuracy",
+     "Test accuracy with each sentence's attention permuted", None,
+     "Jain & Wallace (2019): permuting attention often changes outputs little."),
+]
+
+
+def scorecard(directory: str | os.PathLike | None = None):
+    """A table (pandas DataFrame) of every scorecard row: the kit's value beside the papers'."""
+    import pandas as pd
+
+    results = load_results(directory)
+    rows = []
+    for stem, key, what, paper, note in SCORECARD_ROWS:
+        value = results.get(stem, {}).get(key)
+        rows.append({"chapter": stem, "measure": what, "kit": value,
+                     "paper": paper, "what the papers say": note})
+    return pd.DataFrame(rows)

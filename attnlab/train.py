@@ -1,0 +1,163 @@
+"""One training loop for every model in the kit, evaluation, seeds, and safe saving/loading.
+
+``fit`` trains with Adam and cross-entropy, shows a progress bar (set ``TQDM_DISABLE=1`` to hide it),
+evaluates on the dev split after every epoch, stops early when dev accuracy has not improved for
+``patience`` epochs and restores the best weights. The same seed gives the same model.
+
+Weights are stored with ``safetensors`` (a plain tensor format: loading it cannot run code, unlike
+unpickling) together with the model's constructor arguments.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ._io import atomic_write
+from .data import Batch
+from .models import AttentionClassifier
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch so that a run can be repeated exactly."""
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    random.seed(int(seed))
+    np.random.seed(int(seed))
+    torch.manual_seed(int(seed))
+
+
+@dataclass
+class History:
+    """Per-epoch record of a training run."""
+
+    epochs: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    best_dev_accuracy: float = float("nan")
+
+    def table(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.epochs).set_index("epoch")
+
+
+def fit(model: nn.Module, train: Batch, dev: Batch | None = None, *, epochs: int = 10,
+        batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 0.0, patience: int = 2,
+        seed: int = 0, max_steps: int | None = None, progress: bool = True,
+        forward_kwargs: dict | None = None) -> History:
+    """Train ``model`` on ``train``; early-stop on ``dev`` accuracy and restore the best weights.
+
+    ``forward_kwargs`` are passed to every forward call (e.g. ``attention=`` for a model trained
+    with a fixed or random attention). ``max_steps`` caps the number of updates (smoke runs).
+    """
+    if train.labels is None or (dev is not None and dev.labels is None):
+        raise ValueError("fit needs labelled batches (Batch.labels is None)")
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    set_seed(seed)
+    forward_kwargs = forward_kwargs or {}
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    loss_fn = nn.CrossEntropyLoss()
+    history = History()
+    best_state, best_acc, stale, step = None, -1.0, 0, 0
+    for epoch in range(1, epochs + 1):
+        model.train()
+        total_loss, seen = 0.0, 0
+        batches = list(train.batches(batch_size, shuffle=True, seed=seed * 1000 + epoch))
+        for batch in tqdm(batches, desc=f"epoch {epoch}/{epochs}", leave=False, disable=not progress):
+            optimiser.zero_grad()
+            loss = loss_fn(model(batch.tokens, batch.mask, **forward_kwargs).logits, batch.labels)
+            loss.backward()
+            optimiser.step()
+            total_loss += loss.item() * len(batch)
+            seen += len(batch)
+            step += 1
+            if max_steps is not None and step >= max_steps:
+                break
+        record = {"epoch": epoch, "train_loss": total_loss / max(seen, 1)}
+        if dev is not None:
+            record["dev_accuracy"] = accuracy(model, dev, **forward_kwargs)
+            if record["dev_accuracy"] > best_acc:
+                best_acc, best_state, stale = record["dev_accuracy"], copy.deepcopy(model.state_dict()), 0
+                history.best_epoch = epoch
+            else:
+                stale += 1
+        history.epochs.append(record)
+        if (dev is not None and stale >= patience) or (max_steps is not None and step >= max_steps):
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+        history.best_dev_accuracy = best_acc
+    model.eval()
+    return history
+
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, data: Batch, batch_size: int = 256, **forward_kwargs) -> torch.Tensor:
+    """Class probabilities ``(N, C)`` for every sentence of ``data``, in order."""
+    model.eval()
+    return torch.cat([model(b.tokens, b.mask, **forward_kwargs).probs
+                      for b in data.batches(batch_size)])
+
+
+def accuracy(model: nn.Module, data: Batch, batch_size: int = 256, **forward_kwargs) -> float:
+    """Share of sentences whose predicted class equals the label."""
+    if data.labels is None:
+        raise ValueError("accuracy needs a labelled batch (Batch.labels is None)")
+    preds = predict_proba(model, data, batch_size, **forward_kwargs).argmax(-1)
+    return float((preds == data.labels).float().mean())
+
+
+# --------------------------------------------------------------------------------------------------
+# Saving and loading
+# --------------------------------------------------------------------------------------------------
+
+_MODEL_CLASSES = {"AttentionClassifier": AttentionClassifier}
+
+
+def save_model(model: nn.Module, path: str | os.PathLike) -> Path:
+    """Write the weights (safetensors) and constructor arguments of a kit model to ``path``."""
+    from safetensors.torch import save
+
+    name = type(model).__name__
+    if name not in _MODEL_CLASSES or not hasattr(model, "config"):
+        raise TypeError(f"save_model saves the kit's models ({sorted(_MODEL_CLASSES)}), not {name}")
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    meta = {"class": name, "config": json.dumps(model.config)}
+    path = Path(path)
+    with atomic_write(path, "wb") as handle:
+        handle.write(save(state, metadata=meta))
+    return path
+
+
+def load_model(path: str | os.PathLike) -> nn.Module:
+    """Rebuild a model written by :func:`save_model`; no pickled code is ever executed."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no saved model at {path}")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            meta = handle.metadata() or {}
+        state = load_file(str(path))
+    except Exception as exc:
+        raise ValueError(f"{path} is not a safetensors file written by attnlab.save_model ({exc})") from exc
+    if meta.get("class") not in _MODEL_CLASSES:
+        raise ValueError(f"{path} does not say which kit model it holds (metadata: {meta})")
+    config = json.loads(meta["config"])
+    config["cnn_kernels"] = tuple(config.get("cnn_kernels", ()))
+    model = _MODEL_CLASSES[meta["class"]](**config)
+    model.load_state_dict(state)
+    return model.eval()

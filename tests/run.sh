@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Set up the environment and run the tests: unit tests of attnlab, repository checks, and every
+# notebook of _toc.yml executed by papermill in smoke mode. Extra arguments go to pytest.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bash book/setup_env.sh
+venv="${ATTNLAB_VENV:-$root/.venv}"
+export TQDM_DISABLE=1
+export JUPYTER_PREFER_ENV_PATH=1
+exec "$venv/bin/python" -m pytest tests "$@"
