@@ -11,6 +11,8 @@ def glue(name: str, value: Any, display: bool = False) -> None:
     Inside the book build this is myst-nb's ``glue``; where myst-nb is not installed (e.g. a Colab
     session) it shows the value when ``display`` is true and otherwise does nothing.
     """
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()  # numpy / torch scalars -> plain Python numbers (formattable in prose)
     try:
         from myst_nb import glue as myst_glue
     except ImportError:

@@ -119,8 +119,8 @@ def _download_sdist(dest: Path) -> Path:
     )
 
 
-def _obtain_sdist(workdir: Path) -> Path:
-    """The verified source archive: from ``$ATTNLAB_VADER_SDIST`` if set, else downloaded."""
+def _obtain_sdist() -> Path:
+    """The verified source archive: ``$ATTNLAB_VADER_SDIST`` if set, else the cached or a fresh download."""
     given = os.environ.get("ATTNLAB_VADER_SDIST")
     if given:
         path = Path(given)
@@ -130,19 +130,28 @@ def _obtain_sdist(workdir: Path) -> Path:
                 f"{VADER_SDIST}, or unset it to let the kit download the archive."
             )
     else:
-        path = _download_sdist(workdir)
+        downloads = cache_dir() / "downloads"
+        path = downloads / VADER_SDIST
+        if not (path.is_file() and sha256_of(path) == VADER_SDIST_SHA256):
+            downloads.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=downloads, prefix=".download-") as tmp:
+                fetched = _download_sdist(Path(tmp))
+                if sha256_of(fetched) == VADER_SDIST_SHA256:
+                    os.replace(fetched, path)
+                else:
+                    path = fetched  # reported below, before the temporary folder goes away
+                    _check_sdist(path)
+    _check_sdist(path)
+    return path
+
+
+def _check_sdist(path: Path) -> None:
     digest = sha256_of(path)
     if digest != VADER_SDIST_SHA256:
         raise DataUnavailableError(
             f"{path} has SHA-256 {digest}, expected {VADER_SDIST_SHA256}: the archive is corrupt or "
             "not vaderSentiment 3.3.2. Delete it and try again (or fix ATTNLAB_VADER_SDIST)."
         )
-    return path
-
-
-def _expected_files() -> dict[str, str]:
-    files = {name: digest for name, digest in DOMAINS.values()}
-    return files
 
 
 def vader_files() -> Path:
@@ -152,7 +161,7 @@ def vader_files() -> Path:
     interrupted never leaves a partial cache; a cached file that fails its checksum is fetched again.
     """
     target = cache_dir() / "vader-3.3.2"
-    expected = _expected_files()
+    expected = dict(DOMAINS.values())
     if target.is_dir() and all(
         (target / name).is_file() and sha256_of(target / name) == digest
         for name, digest in expected.items()
@@ -160,9 +169,8 @@ def vader_files() -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".vader-") as tmp:
-        tmp = Path(tmp)
-        sdist = _obtain_sdist(tmp)
-        staging = tmp / "files"
+        sdist = _obtain_sdist()
+        staging = Path(tmp) / "files"
         staging.mkdir()
         with tarfile.open(sdist, "r:gz") as outer:
             inner_bytes = outer.extractfile(_INNER_TARBALL).read()
@@ -270,20 +278,30 @@ class Splits:
         return {"train": len(self.train), "dev": len(self.dev), "test": len(self.test)}
 
 
-def load_ratings(domain: str = "movies") -> list[tuple[str, float, str]]:
-    """All rated sentences of one corpus as ``(id, mean rating, text)`` rows, in file order."""
+def load_ratings(domain: str = "movies", deduplicate: bool = True) -> list[tuple[str, float, str]]:
+    """All rated sentences of one corpus as ``(id, mean rating, text)`` rows, in file order.
+
+    A few sentences occur twice in the corpora (2 in movies, 11 in amazon, 71 in nyt), rated
+    separately. With ``deduplicate`` (the default) each text is kept once, at its first position,
+    with the mean of its ratings, so that no sentence can land in both a training and a test split.
+    """
     if domain not in DOMAINS:
         raise ValueError(f"unknown domain {domain!r}; choose one of {sorted(DOMAINS)}")
     path = vader_files() / DOMAINS[domain][0]
-    rows = []
+    rows: dict[str, list] = {}
+    raw = []
     for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         parts = line.split("\t")
         if len(parts) != 3:
             raise DataUnavailableError(f"{path}:{line_no}: expected 3 tab-separated fields")
-        rows.append((parts[0], float(parts[1]), parts[2].strip()))
-    return rows
+        row = (parts[0], float(parts[1]), parts[2].strip())
+        raw.append(row)
+        rows.setdefault(row[2], [row[0], []])[1].append(row[1])
+    if not deduplicate:
+        return raw
+    return [(first_id, float(np.mean(ratings)), text) for text, (first_id, ratings) in rows.items()]
 
 
 def _split_indices(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -306,7 +324,8 @@ def load_sentiment(domain: str = "movies", min_abs_rating: float = 0.5) -> Split
     """Binary sentiment on one rated corpus with fixed 80/10/10 splits.
 
     Sentences whose mean human rating lies within ``min_abs_rating`` of neutral are dropped (they are
-    ambiguous); label 1 = positive (rating > 0). For the movie sentences this keeps 10,072 of 10,605.
+    ambiguous); label 1 = positive (rating > 0). For the movie sentences this keeps 10,070 of the
+    10,603 distinct sentences.
     """
     if min_abs_rating < 0:
         raise ValueError(f"min_abs_rating must be >= 0, got {min_abs_rating}")

@@ -93,6 +93,6 @@ def scorecard(directory: str | os.PathLike | None = None):
     rows = []
     for stem, key, what, paper, note in SCORECARD_ROWS:
         value = results.get(stem, {}).get(key)
-        rows.append({"chapter": stem, "measure": what, "kit": value,
+        rows.append({"chapter": stem, "key": key, "measure": what, "kit": value,
                      "paper": paper, "what the papers say": note})
     return pd.DataFrame(rows)

@@ -1,0 +1,72 @@
+"""Every chapter listed in _toc.yml, executed by papermill in smoke mode, checked through its results file.
+
+Each notebook needs an entry in CHECKS: assertions on values that would be wrong if the chapter were
+broken (not just "the file exists").
+"""
+
+import json
+import math
+from pathlib import Path
+
+import papermill
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def toc_notebooks():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [c["file"] for part in toc.get("parts", []) for c in part["chapters"]]
+    return [ROOT / f"{f}.ipynb" for f in files if (ROOT / f"{f}.ipynb").is_file()]
+
+
+def run_notebook(path: Path, out_dir: Path, seed: int = 0) -> dict:
+    """Execute ``path`` in smoke mode; return the results file it wrote."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(
+        str(path), str(out_dir / path.name), cwd=str(path.parent), kernel_name="python3",
+        parameters={"SMOKE": True, "SEED": seed, "RESULTS_DIR": str(out_dir)}, progress_bar=False,
+    )
+    return json.loads((out_dir / f"{path.stem}.json").read_text())
+
+
+def check_chapter1(r):
+    assert r["chapter1_n_test"] == 300  # the smoke slice
+    assert r["chapter1_test_accuracy"] >= 0.6, "the classifier did not learn"
+    for key in ("uniform_attention_test_accuracy", "permuted_attention_test_accuracy"):
+        assert 0.4 <= r[key] <= 1.0
+    for key in ("attention_loo_rank_correlation", "chapter1_attention_gradient_rank_correlation",
+                "chapter1_gradient_loo_rank_correlation"):
+        assert -1.0 <= r[key] <= 1.0
+    assert r["chapter1_attention_gradient_rank_correlation"] > 0, "attention and gradients should agree somewhat"
+    assert 0 < r["chapter1_top_attention_sentiment_word_share"] < 1
+    assert 0 < r["chapter1_top_attention_suppresses_share"] < 1
+
+
+CHECKS = {"01_attention_as_explanation": check_chapter1}
+
+
+@pytest.fixture(scope="session")
+def smoke_results(tmp_path_factory):
+    cache = {}
+
+    def get(path):
+        if path.stem not in cache:
+            cache[path.stem] = run_notebook(path, tmp_path_factory.mktemp(path.stem))
+        return cache[path.stem]
+
+    return get
+
+
+@pytest.mark.parametrize("path", toc_notebooks(), ids=lambda p: p.stem)
+def test_notebook_runs_in_smoke_mode_and_its_results_make_sense(path, smoke_results):
+    assert path.stem in CHECKS, f"add result checks for {path.stem} to tests/test_notebooks.py"
+    results = smoke_results(path)
+    assert all(isinstance(v, (int, float)) and math.isfinite(v) for v in results.values())
+    CHECKS[path.stem](results)
+
+
+def test_same_seed_gives_identical_results(smoke_results, tmp_path):
+    path = ROOT / "notebooks" / "01_attention_as_explanation.ipynb"
+    assert run_notebook(path, tmp_path / "again") == smoke_results(path)

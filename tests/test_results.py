@@ -1,0 +1,37 @@
+"""attnlab.results: results files and the scorecard."""
+
+import json
+
+import pytest
+
+from attnlab import results
+
+
+def test_save_and_load_results(tmp_path):
+    path = results.save_results("01_x", {"a_accuracy": 0.5, "n": 3}, tmp_path)
+    assert path == tmp_path / "01_x.json"
+    assert json.loads(path.read_text()) == {"a_accuracy": 0.5, "n": 3}
+    assert results.load_results(tmp_path) == {"01_x": {"a_accuracy": 0.5, "n": 3}}
+
+
+@pytest.mark.parametrize("bad, error", [({"a": "high"}, TypeError), ({"a": float("nan")}, ValueError),
+                                        ({"a": True}, TypeError), ({"a": {"nested": 1}}, TypeError)])
+def test_results_must_be_flat_finite_numbers(tmp_path, bad, error):
+    with pytest.raises(error):
+        results.save_results("01_x", bad, tmp_path)
+    assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_default_results_dir_is_at_the_repository_root(monkeypatch):
+    root = results.repo_root()
+    assert root is not None and (root / "_toc.yml").is_file()
+    monkeypatch.chdir(root / "notebooks")
+    assert results.results_dir() == root / "results"
+
+
+def test_scorecard_lists_every_row(tmp_path):
+    results.save_results("01_attention_as_explanation", {"chapter1_test_accuracy": 0.8}, tmp_path)
+    table = results.scorecard(tmp_path)
+    assert len(table) == len(results.SCORECARD_ROWS)
+    assert table.loc[table["key"] == "chapter1_test_accuracy", "kit"].item() == 0.8
+    assert table.loc[table["key"] == "uniform_attention_test_accuracy", "kit"].isna().all()

@@ -1,0 +1,76 @@
+"""attnlab.train: the training loop learns, is repeatable, and saves/loads safely."""
+
+import pytest
+import torch
+
+from attnlab.data import Batch
+from attnlab.train import accuracy, fit, load_model, predict_proba, save_model, set_seed
+from conftest import make_model
+
+
+def keyword_task(n=400, seed=0) -> Batch:
+    """Label 1 iff token 5 occurs somewhere among random filler tokens 6..19."""
+    gen = torch.Generator().manual_seed(seed)
+    rows, labels = [], []
+    for _ in range(n):
+        length = int(torch.randint(3, 9, (1,), generator=gen))
+        ids = torch.randint(6, 20, (length,), generator=gen)
+        label = int(torch.rand(1, generator=gen) < 0.5)
+        if label:
+            ids[int(torch.randint(0, length, (1,), generator=gen))] = 5
+        rows.append(ids.tolist())
+        labels.append(label)
+    return Batch.from_ids(rows, labels)
+
+
+@pytest.mark.parametrize("encoder", ["bilstm", "cnn"])
+def test_fit_learns_a_keyword_task_and_attends_to_the_keyword(encoder):
+    train, dev = keyword_task(600, seed=0), keyword_task(200, seed=1)
+    model = make_model(encoder)
+    history = fit(model, train, dev, epochs=15, lr=1e-2, patience=5, seed=0, progress=False)
+    assert accuracy(model, dev) >= 0.95
+    assert history.best_dev_accuracy == max(e["dev_accuracy"] for e in history.epochs)
+    out = model(dev.tokens, dev.mask)
+    has_key = dev.labels == 1
+    top = out.attention.argmax(1)
+    assert (dev.tokens[torch.arange(len(dev)), top][has_key] == 5).float().mean() > 0.8
+
+
+def test_fit_is_repeatable_with_the_same_seed():
+    train = keyword_task(200)
+    states = []
+    for _ in range(2):
+        model = make_model(seed=1)
+        fit(model, train, epochs=2, seed=7, progress=False)
+        states.append(model.state_dict())
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+
+
+def test_save_and_load_roundtrip(tmp_path):
+    model = make_model("cnn", "dot")
+    data = keyword_task(20)
+    path = save_model(model, tmp_path / "model.safetensors")
+    again = load_model(path)
+    assert again.config == model.config
+    assert torch.allclose(predict_proba(again, data), predict_proba(model, data))
+
+
+def test_load_rejects_files_that_are_not_kit_models(tmp_path):
+    bad = tmp_path / "pickle.pt"
+    torch.save({"weights": torch.zeros(2)}, bad)  # a pickle: must never be unpickled
+    with pytest.raises(ValueError, match="not a safetensors file"):
+        load_model(bad)
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / "missing.safetensors")
+    with pytest.raises(TypeError, match="kit's models"):
+        save_model(torch.nn.Linear(2, 2), tmp_path / "x.safetensors")
+
+
+def test_bad_arguments_are_rejected():
+    with pytest.raises(ValueError, match="seed"):
+        set_seed(-1)
+    unlabelled = Batch.from_ids([[2, 3]])
+    with pytest.raises(ValueError, match="labelled"):
+        fit(make_model(), unlabelled, progress=False)
+    with pytest.raises(ValueError, match="labelled"):
+        accuracy(make_model(), unlabelled)
