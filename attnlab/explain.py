@@ -38,19 +38,32 @@ def register(name: str) -> Callable[[ExplanationMethod], ExplanationMethod]:
 
 
 def explain(method: str, model, batch: Batch | torch.Tensor, mask: torch.Tensor | None = None,
-            target: torch.Tensor | None = None, **options) -> torch.Tensor:
-    """Token weights ``(B, T)`` of one registered method; padding positions get exactly 0."""
+            target: torch.Tensor | None = None, batch_size: int = 64, **options) -> torch.Tensor:
+    """Token weights ``(B, T)`` of one registered method; padding positions get exactly 0.
+
+    Sentences are processed in chunks of ``batch_size`` sentences of similar length: backpropagating
+    through a recurrent encoder is several times faster on small, tightly padded batches than on one
+    huge batch. ``options`` go to the method (e.g. ``steps=`` for integrated gradients).
+    """
     if method not in METHODS:
         raise KeyError(f"unknown explanation method {method!r}; registered: {sorted(METHODS)}")
     tokens, mask = (batch.tokens, batch.mask) if isinstance(batch, Batch) else (batch, mask)
     if mask is None:
         raise ValueError("pass a Batch, or tokens together with their mask")
     check_padded(tokens, mask)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     model.eval()
     if target is None:
         target = predicted_class(model, tokens, mask)
-    weights = METHODS[method](model, tokens, mask, target, **options)
-    return weights.detach().masked_fill(~mask, 0.0)
+    weights = torch.zeros(tokens.shape)
+    order = torch.argsort(mask.sum(1), stable=True)
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        width = int(mask[idx].sum(1).max())
+        chunk = METHODS[method](model, tokens[idx, :width], mask[idx, :width], target[idx], **options)
+        weights[idx, :width] = chunk.detach().float()
+    return weights.masked_fill(~mask, 0.0)
 
 
 @torch.no_grad()
@@ -92,31 +105,112 @@ def input_x_gradient(model, tokens, mask, target):
 
 
 @register("leave_one_out")
-def leave_one_out(model, tokens, mask, target, operator: str = "slice_out", chunk_size: int = 4096):
+def leave_one_out(model, tokens, mask, target, operator: str = "slice_out", chunk_size: int = 512):
     """f(x)_ŷ − f(x without token t)_ŷ for every token t (signed; positive = the token supports ŷ).
 
-    All B·T "sentence minus one token" variants are run as batches of ``chunk_size`` rows. A sentence
-    of a single token cannot lose it: its weight is 0.
+    All "sentence minus one token" variants are run together in batches of ``chunk_size`` rows. A
+    sentence of a single token cannot lose it: its weight is 0.
     """
+    from .faithfulness import probs_after_removal
+
     B, T = tokens.shape
+    rows, cols = torch.nonzero(mask & (mask.sum(1, keepdim=True) > 1), as_tuple=True)
+    remove = torch.zeros(len(rows), T, dtype=torch.bool)
+    remove[torch.arange(len(rows)), cols] = True
     with torch.no_grad():
         full = _target_prob(model(tokens, mask), target)
-        rows, cols = torch.nonzero(mask & (mask.sum(1, keepdim=True) > 1), as_tuple=True)
-        drops = torch.zeros(B, T)
-        for start in range(0, len(rows), chunk_size):
-            r, c = rows[start:start + chunk_size], cols[start:start + chunk_size]
-            remove = torch.zeros(len(r), T, dtype=torch.bool)
-            remove[torch.arange(len(r)), c] = True
-            sub_tokens, sub_mask = tokens[r], mask[r]
-            width = int(sub_mask.sum(1).max())
-            out = model.forward_removed(sub_tokens[:, :width], sub_mask[:, :width],
-                                        remove[:, :width], operator)
-            drops[r, c] = full[r] - _target_prob(out, target[r])
+    removed = probs_after_removal(model, tokens[rows], mask[rows], remove, operator, chunk_size)
+    drops = torch.zeros(B, T)
+    drops[rows, cols] = full[rows] - removed.gather(1, target[rows, None]).squeeze(1)
     return drops
 
 
 @register("random")
 def random_weights(model, tokens, mask, target, seed: int = 0):
-    """Uniform random weights in [-1, 1] (fixed by ``seed``): the baseline every method must beat."""
-    generator = torch.Generator().manual_seed(seed)
+    """Uniform random weights in [-1, 1]: the baseline every method must beat. They depend only on
+    ``seed`` and the sentences, so a rerun gives the same weights."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + int(tokens.sum()))
     return torch.rand(tokens.shape, generator=generator) * 2 - 1
+
+
+# --------------------------------------------------------------------------------------------------
+# Attention-gradient family (Liu et al. 2022): gradients with respect to the attention weights
+# --------------------------------------------------------------------------------------------------
+
+
+def _attention_and_gradient(model, tokens, mask, target):
+    """The model's attention α (B, T) and ∂f(x)_target / ∂α, holding everything else fixed."""
+    with torch.no_grad():
+        alpha = model(tokens, mask).attention
+    alpha = alpha.clone().requires_grad_(True)
+    prob = _target_prob(model(tokens, mask, attention=alpha), target)
+    (grad,) = torch.autograd.grad(prob.sum(), alpha)
+    return alpha.detach(), grad
+
+
+@register("attention_x_gradient")
+def attention_x_gradient(model, tokens, mask, target):
+    """AttGrad: α ⊙ ∂f_ŷ/∂α (signed). A token with large attention whose weight *lowers* the
+    probability of ŷ gets a negative score."""
+    alpha, grad = _attention_and_gradient(model, tokens, mask, target)
+    return alpha * grad
+
+
+@register("attention_x_abs_gradient")
+def attention_x_abs_gradient(model, tokens, mask, target):
+    """Ablation of AttGrad without the sign: α ⊙ |∂f_ŷ/∂α| (non-negative)."""
+    alpha, grad = _attention_and_gradient(model, tokens, mask, target)
+    return alpha * grad.abs()
+
+
+@register("attention_x_sign_gradient")
+def attention_x_sign_gradient(model, tokens, mask, target):
+    """Ablation of AttGrad without the gradient's size: α ⊙ sign(∂f_ŷ/∂α)."""
+    alpha, grad = _attention_and_gradient(model, tokens, mask, target)
+    return alpha * grad.sign()
+
+
+@register("attention_gradient")
+def attention_gradient(model, tokens, mask, target):
+    """Ablation of AttGrad without the attention: ∂f_ŷ/∂α alone."""
+    return _attention_and_gradient(model, tokens, mask, target)[1]
+
+
+@register("attention_x_value_norm")
+def attention_x_value_norm(model, tokens, mask, target):
+    """AttIN (after Kobayashi et al. 2020): α_t · ‖h_t‖, the size of what each token actually adds
+    to the pooled vector (non-negative)."""
+    with torch.no_grad():
+        out = model(tokens, mask)
+        return out.attention * out.values.norm(dim=-1)
+
+
+@register("integrated_gradients")
+def integrated_gradients(model, tokens, mask, target, steps: int = 20, chunk_size: int = 128):
+    """Integrated gradients from the all-zero embedding (Sundararajan et al. 2017), summed over
+    embedding dimensions (signed).
+
+    IG_t = e_t · (1/m) Σ_k ∂f_ŷ(k/m · e)/∂e_t with the trapezoid rule over m = ``steps`` intervals,
+    so Σ_t IG_t ≈ f(e)_ŷ − f(0)_ŷ (completeness). All B·(m+1) scaled inputs are run as batches of
+    ``chunk_size`` rows. (The public code of Liu et al. forgets the 1/m factor; it does not change
+    signs or ranks, but it breaks completeness.)
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    B, T = tokens.shape
+    embeds = model.embed(tokens).detach()
+    alphas = torch.linspace(0.0, 1.0, steps + 1)
+    trapezoid = torch.ones(steps + 1)
+    trapezoid[0] = trapezoid[-1] = 0.5
+    # rows ordered (step, instance): row k*B + i is instance i scaled by alphas[k]
+    scaled = (alphas[:, None, None, None] * embeds[None]).reshape(-1, T, embeds.shape[-1])
+    rep_tokens, rep_mask = tokens.repeat(steps + 1, 1), mask.repeat(steps + 1, 1)
+    rep_target = target.repeat(steps + 1)
+    grads = torch.empty_like(scaled)
+    for start in range(0, len(scaled), chunk_size):
+        part = slice(start, start + chunk_size)
+        x = scaled[part].clone().requires_grad_(True)
+        prob = _target_prob(model(rep_tokens[part], rep_mask[part], inputs_embeds=x), rep_target[part])
+        (grads[part],) = torch.autograd.grad(prob.sum(), x)
+    mean_grad = (grads.reshape(steps + 1, B, T, -1) * trapezoid[:, None, None, None]).sum(0) / steps
+    return (embeds * mean_grad).sum(-1)

@@ -6,7 +6,18 @@ and compare every sentence at once, without a Python loop over sentences.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
 import torch
+
+from .data import check_padded
+from .models import REMOVAL_OPERATORS
+
+#: Bins of the companion metrics, as in Liu et al. (2022) and ERASER (DeYoung et al. 2020).
+COMPREHENSIVENESS_FRACTIONS = (0.05, 0.10, 0.20, 0.50)
+SUFFICIENCY_FRACTIONS = (0.50, 0.20, 0.10, 0.05)
+AUC_TP_FRACTIONS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 def rank_correlation(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor,
@@ -44,3 +55,221 @@ def _ranks(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     less = (x[:, None, :] < x[:, :, None]) & mask[:, None, :]
     equal = (x[:, None, :] == x[:, :, None]) & mask[:, None, :]
     return less.sum(-1).double() + (equal.sum(-1).double() - 1) / 2
+
+
+# --------------------------------------------------------------------------------------------------
+# Running a model on many perturbed copies of a batch
+# --------------------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def probs_after_removal(model, tokens: torch.Tensor, mask: torch.Tensor, remove: torch.Tensor,
+                        operator: str = "slice_out", chunk_size: int = 512) -> torch.Tensor:
+    """Class probabilities ``(N, C)`` of N perturbed sentences, computed in batches.
+
+    Row n is sentence ``tokens[n]`` with the tokens marked in ``remove[n]`` taken out by ``operator``.
+    Rows are grouped by length into chunks of ``chunk_size`` and each chunk is trimmed to its longest
+    sentence, so little time is spent on padding; the result is in the original row order.
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    probs = None
+    order = torch.argsort(mask.sum(1), stable=True)
+    for start in range(0, len(order), chunk_size):
+        idx = order[start:start + chunk_size]
+        width = int(mask[idx].sum(1).max())
+        part = model.forward_removed(tokens[idx, :width], mask[idx, :width], remove[idx, :width],
+                                     operator).probs
+        if probs is None:
+            probs = torch.empty(len(tokens), part.shape[1])
+        probs[idx] = part
+    return probs
+
+
+def _prob_of(probs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return probs.gather(1, target[:, None]).squeeze(1)
+
+
+def _check_weights(weights: Mapping[str, torch.Tensor], mask: torch.Tensor) -> None:
+    if not weights:
+        raise ValueError("no explanations given: pass {method name: (B, T) weights}")
+    for name, w in weights.items():
+        if w.shape != mask.shape:
+            raise ValueError(f"weights of {name!r} have shape {tuple(w.shape)}, expected {tuple(mask.shape)}")
+
+
+def top_feature(weights: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Position of the real token with the largest |weight| in each row (the first one on ties)."""
+    return weights.abs().masked_fill(~mask, -1.0).argmax(1)
+
+
+def top_fraction_mask(weights: torch.Tensor, mask: torch.Tensor, fraction: float,
+                      leave_one: bool = False) -> torch.Tensor:
+    """Bool ``(B, T)``: the ``ceil(fraction · length)`` real tokens with the largest weight (at least one).
+
+    Tokens are ranked by their weight, largest first, so for signed methods the most *supporting*
+    tokens come first. With ``leave_one`` at most ``length − 1`` tokens are marked (something must stay).
+    """
+    lengths = mask.sum(1)
+    k = torch.clamp(torch.ceil(fraction * lengths.double()).long(), min=1)
+    if leave_one:
+        k = torch.minimum(k, lengths - 1)
+    order = weights.masked_fill(~mask, float("-inf")).argsort(dim=1, descending=True, stable=True)
+    rank = torch.empty_like(order).scatter_(1, order, torch.arange(mask.shape[1]).expand_as(order))
+    return (rank < k[:, None]) & mask
+
+
+# --------------------------------------------------------------------------------------------------
+# The faithfulness violation test (Liu et al. 2022)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ViolationReport:
+    """Per-instance outcome of the violation test for several methods and removal operators.
+
+    ``delta[(method, operator)]`` is ΔC = f(x)_ŷ − f(x without x*)_ŷ for every sentence,
+    ``violates[(method, operator)]`` is ``w(x*) · ΔC < 0``; ``valid`` marks the sentences the test can be
+    run on (at least two tokens: removing the only token leaves nothing to classify).
+    """
+
+    methods: list[str]
+    operators: list[str]
+    valid: torch.Tensor
+    top_weight: dict[str, torch.Tensor] = field(default_factory=dict)
+    delta: dict[tuple[str, str], torch.Tensor] = field(default_factory=dict)
+    violates: dict[tuple[str, str], torch.Tensor] = field(default_factory=dict)
+
+    def ratio(self, method: str, operator: str | None = None) -> float:
+        """Violation ratio of one method: for one operator, or averaged over the operators."""
+        ops = [operator] if operator else self.operators
+        return float(sum(self.violates[(method, op)][self.valid].float().mean() for op in ops) / len(ops))
+
+    def table(self):
+        """Violation ratio of every method (rows) under every operator, and their mean (columns)."""
+        import pandas as pd
+
+        frame = pd.DataFrame({op: {m: self.ratio(m, op) for m in self.methods} for op in self.operators})
+        frame["mean"] = frame.mean(axis=1)
+        frame.index.name = "method"
+        return frame
+
+
+def violation_test(model, tokens: torch.Tensor, mask: torch.Tensor,
+                   weights: Mapping[str, torch.Tensor], *,
+                   operators: Sequence[str] = REMOVAL_OPERATORS,
+                   target: torch.Tensor | None = None, chunk_size: int = 512) -> ViolationReport:
+    """Run the faithfulness violation test for every explanation in ``weights`` at once.
+
+    For each sentence and method: ŷ is the predicted class (or ``target``), x* the token with the
+    largest |w|, ΔC = f(x)_ŷ − f(x without x*)_ŷ with "without" done by each removal operator, and the
+    sentence violates when w(x*) · ΔC < 0 (strictly: a zero on either side is no violation).
+    All methods' perturbed sentences for one operator are run together in batches.
+    """
+    check_padded(tokens, mask)
+    _check_weights(weights, mask)
+    for op in operators:
+        if op not in REMOVAL_OPERATORS:
+            raise ValueError(f"unknown removal operator {op!r}; choose from {REMOVAL_OPERATORS}")
+    model.eval()
+    with torch.no_grad():
+        full = model(tokens, mask).probs
+    target = full.argmax(-1) if target is None else target
+    methods = list(weights)
+    B, T = tokens.shape
+    valid = mask.sum(1) > 1
+    remove = torch.zeros(len(methods) * B, T, dtype=torch.bool)
+    top_w = {}
+    for m, name in enumerate(methods):
+        pos = top_feature(weights[name], mask)
+        remove[m * B + torch.arange(B), pos] = True
+        top_w[name] = weights[name].gather(1, pos[:, None]).squeeze(1)
+    remove &= valid.repeat(len(methods))[:, None]  # single-token sentences: nothing is removed
+    report = ViolationReport(methods, list(operators), valid, top_w)
+    rep_tokens, rep_mask = tokens.repeat(len(methods), 1), mask.repeat(len(methods), 1)
+    p_full = _prob_of(full, target)
+    for op in operators:
+        p_removed = _prob_of(probs_after_removal(model, rep_tokens, rep_mask, remove, op, chunk_size),
+                             target.repeat(len(methods)))
+        for m, name in enumerate(methods):
+            delta = p_full - p_removed[m * B:(m + 1) * B]
+            report.delta[(name, op)] = delta
+            report.violates[(name, op)] = (top_w[name] * delta < 0) & valid
+    return report
+
+
+# --------------------------------------------------------------------------------------------------
+# Companion metrics: comprehensiveness, sufficiency, AUC-TP, decision flips
+# --------------------------------------------------------------------------------------------------
+
+
+def _drops_over_fractions(model, tokens, mask, weights, fractions, keep_only, operator, target, chunk_size):
+    """f(x)_ŷ − f(x')_ŷ, shape (len(fractions), B), where x' removes (or keeps only) the top tokens."""
+    with torch.no_grad():
+        full = model(tokens, mask).probs
+    target = full.argmax(-1) if target is None else target
+    removes = []
+    for f in fractions:
+        top = top_fraction_mask(weights, mask, f, leave_one=not keep_only)
+        removes.append(mask & ~top if keep_only else top)
+    remove = torch.cat(removes)
+    F = len(fractions)
+    probs = probs_after_removal(model, tokens.repeat(F, 1), mask.repeat(F, 1), remove, operator, chunk_size)
+    return _prob_of(full, target)[None] - _prob_of(probs, target.repeat(F)).reshape(F, -1), probs, target
+
+
+def comprehensiveness(model, tokens, mask, weights: torch.Tensor, *,
+                      fractions: Sequence[float] = COMPREHENSIVENESS_FRACTIONS,
+                      operator: str = "slice_out", target=None, chunk_size: int = 512) -> torch.Tensor:
+    """Per sentence, the mean drop of f_ŷ when the top 5/10/20/50% tokens are removed (higher = the
+    explanation found tokens the model needs). At least one token always stays."""
+    check_padded(tokens, mask)
+    _check_weights({"weights": weights}, mask)
+    drops, _, _ = _drops_over_fractions(model, tokens, mask, weights, fractions, False, operator, target, chunk_size)
+    return drops.mean(0)
+
+
+def sufficiency(model, tokens, mask, weights: torch.Tensor, *,
+                fractions: Sequence[float] = SUFFICIENCY_FRACTIONS,
+                operator: str = "slice_out", target=None, chunk_size: int = 512) -> torch.Tensor:
+    """Per sentence, the mean drop of f_ŷ when *only* the top 50/20/10/5% tokens are kept (lower = the
+    selected tokens suffice on their own)."""
+    check_padded(tokens, mask)
+    _check_weights({"weights": weights}, mask)
+    drops, _, _ = _drops_over_fractions(model, tokens, mask, weights, fractions, True, operator, target, chunk_size)
+    return drops.mean(0)
+
+
+def auc_tp(model, tokens, mask, weights: torch.Tensor, labels: torch.Tensor, *,
+           fractions: Sequence[float] = AUC_TP_FRACTIONS, operator: str = "slice_out",
+           chunk_size: int = 512) -> tuple[float, list[float]]:
+    """Area under the accuracy curve as the top k% tokens are removed (k in 0, 5, 10, 20, …, 90),
+    normalised by the range of k; also returns the curve. Lower = the removed tokens mattered more."""
+    check_padded(tokens, mask)
+    _check_weights({"weights": weights}, mask)
+    _, probs, _ = _drops_over_fractions(model, tokens, mask, weights, fractions, False, operator, None, chunk_size)
+    F = len(fractions)
+    zero = torch.tensor([f == 0 for f in fractions])
+    preds = probs.argmax(-1).reshape(F, -1)
+    with torch.no_grad():
+        preds[zero] = model(tokens, mask).logits.argmax(-1)  # k = 0 removes nothing
+    curve = (preds == labels[None]).float().mean(1).tolist()
+    xs = list(fractions)
+    area = sum((xs[i + 1] - xs[i]) * (curve[i] + curve[i + 1]) / 2 for i in range(F - 1))
+    return area / (xs[-1] - xs[0]), curve
+
+
+def decision_flip_rate(model, tokens, mask, weights: torch.Tensor, *, operator: str = "slice_out",
+                       chunk_size: int = 512) -> float:
+    """Share of sentences (with at least two tokens) whose predicted class changes when the token with
+    the largest |weight| is removed."""
+    check_padded(tokens, mask)
+    _check_weights({"weights": weights}, mask)
+    valid = mask.sum(1) > 1
+    remove = torch.zeros_like(mask)
+    remove[torch.arange(len(mask)), top_feature(weights, mask)] = True
+    remove &= valid[:, None]
+    with torch.no_grad():
+        before = model(tokens, mask).logits.argmax(-1)
+    after = probs_after_removal(model, tokens, mask, remove, operator, chunk_size).argmax(-1)
+    return float((before != after)[valid].float().mean())

@@ -61,7 +61,33 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return scores.softmax(-1)
 
 
-class AttentionClassifier(nn.Module):
+class RemovalMixin:
+    """``forward_removed`` for any kit model with ``forward(tokens, mask, inputs_embeds=,
+    attend_mask=)`` and ``embed(tokens)``: the three removal operators of the violation test."""
+
+    def forward_removed(self, tokens: torch.Tensor, mask: torch.Tensor, remove: torch.Tensor,
+                        operator: str) -> ClassifierOutput:
+        """Run the model with the tokens marked in ``remove`` (bool ``(B, T)``) taken out.
+
+        ``slice_out`` deletes them (the sentence gets shorter), ``zeros_mask`` replaces their embedding
+        by zeros, ``att_mask`` keeps them in the encoder but lets them receive no attention.
+        """
+        if operator not in REMOVAL_OPERATORS:
+            raise ValueError(f"unknown removal operator {operator!r}; choose one of {REMOVAL_OPERATORS}")
+        if remove.shape != mask.shape or remove.dtype != torch.bool:
+            raise ValueError(f"remove must be a bool tensor of shape {tuple(mask.shape)}")
+        keep = mask & ~remove
+        if not bool(keep.any(1).all()):
+            raise ValueError("cannot remove every token of a sentence: at least one must stay")
+        if operator == "slice_out":
+            return self(*slice_out(tokens, keep))
+        if operator == "zeros_mask":
+            embeds = self.embed(tokens).masked_fill(remove[..., None], 0.0)
+            return self(tokens, mask, inputs_embeds=embeds)
+        return self(tokens, mask, attend_mask=~remove)
+
+
+class AttentionClassifier(RemovalMixin, nn.Module):
     """BiLSTM or CNN encoder, additive or scaled-dot attention, linear output.
 
     Args:
@@ -173,27 +199,6 @@ class AttentionClassifier(nn.Module):
         context = torch.einsum("bt,bth->bh", weights, values)
         return ClassifierOutput(self.output(self.dropout(context)), weights, values, embeddings)
 
-    def forward_removed(self, tokens: torch.Tensor, mask: torch.Tensor, remove: torch.Tensor,
-                        operator: str) -> ClassifierOutput:
-        """Run the model with the tokens marked in ``remove`` (bool ``(B, T)``) taken out.
-
-        ``slice_out`` deletes them (the sentence gets shorter), ``zeros_mask`` replaces their embedding
-        by zeros, ``att_mask`` keeps them in the encoder but lets them receive no attention.
-        """
-        if operator not in REMOVAL_OPERATORS:
-            raise ValueError(f"unknown removal operator {operator!r}; choose one of {REMOVAL_OPERATORS}")
-        if remove.shape != mask.shape or remove.dtype != torch.bool:
-            raise ValueError(f"remove must be a bool tensor of shape {tuple(mask.shape)}")
-        keep = mask & ~remove
-        if not bool(keep.any(1).all()):
-            raise ValueError("cannot remove every token of a sentence: at least one must stay")
-        if operator == "slice_out":
-            return self(*slice_out(tokens, keep))
-        if operator == "zeros_mask":
-            embeds = self.embed(tokens).masked_fill(remove[..., None], 0.0)
-            return self(tokens, mask, inputs_embeds=embeds)
-        return self(tokens, mask, attend_mask=~remove)
-
 
 def slice_out(tokens: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Delete the positions where ``keep`` is False, shifting the rest left; returns tokens and mask."""
@@ -210,5 +215,45 @@ def _check_attention(weights: torch.Tensor, receivable: torch.Tensor) -> None:
         raise ValueError(f"attention has shape {tuple(weights.shape)}, expected {tuple(receivable.shape)}")
     if bool((weights.detach()[~receivable].abs() > 1e-6).any()):
         raise ValueError("the given attention puts weight on padding or excluded positions")
-    if not torch.allclose(weights.detach().sum(-1), torch.ones(len(weights)), atol=1e-4):
+    if not torch.allclose(weights.detach().sum(-1), torch.ones_like(weights[:, 0]), atol=1e-4):
         raise ValueError("the given attention does not sum to 1 in every row")
+
+
+class BagOfWordsClassifier(RemovalMixin, nn.Module):
+    """A model whose token contributions are known exactly: ``logits = b + Σ_t U[x_t]``.
+
+    Every token adds its own fixed vector to the logits, whatever its context, so for two classes the
+    exact signed contribution of token t to the predicted class is ``U[x_t, ŷ] − U[x_t, other]``
+    (see :meth:`exact_contributions`). Deleting a token, zeroing its embedding, or excluding it from the
+    (uniform, summing) pooling all remove exactly that contribution. It is the ground truth against
+    which the faithfulness measurements are tested, and a worked example in the book.
+    """
+
+    def __init__(self, vocab_size: int, n_classes: int = 2):
+        super().__init__()
+        self.config = dict(vocab_size=vocab_size, n_classes=n_classes)
+        self.embedding = nn.Embedding(vocab_size, n_classes, padding_idx=0)
+        self.bias = nn.Parameter(torch.zeros(n_classes))
+
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.embedding(tokens)
+
+    def forward(self, tokens, mask, *, inputs_embeds=None, attention=None, attend_mask=None):
+        check_padded(tokens, mask)
+        if attention is not None:
+            raise ValueError("a bag-of-words model has no attention to replace")
+        embeddings = self.embed(tokens) if inputs_embeds is None else inputs_embeds
+        counted = mask if attend_mask is None else mask & attend_mask
+        logits = self.bias + (embeddings * counted[..., None]).sum(1)
+        weights = counted.float() / counted.sum(1, keepdim=True)
+        return ClassifierOutput(logits, weights, embeddings, embeddings)
+
+    def exact_contributions(self, tokens: torch.Tensor, mask: torch.Tensor,
+                            target: torch.Tensor) -> torch.Tensor:
+        """Signed contribution of every token to the logit margin of ``target`` (two classes)."""
+        if self.config["n_classes"] != 2:
+            raise ValueError("exact contributions to a probability are additive only for two classes")
+        with torch.no_grad():
+            e = self.embed(tokens)
+            own = e.gather(2, target[:, None, None].expand(-1, tokens.shape[1], 1)).squeeze(2)
+            return ((2 * own - e.sum(2)) * mask).detach()

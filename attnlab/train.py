@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from ._io import atomic_write
 from .data import Batch
-from .models import AttentionClassifier
+from .models import AttentionClassifier, BagOfWordsClassifier
 
 
 def set_seed(seed: int) -> None:
@@ -122,7 +122,7 @@ def accuracy(model: nn.Module, data: Batch, batch_size: int = 256, **forward_kwa
 # Saving and loading
 # --------------------------------------------------------------------------------------------------
 
-_MODEL_CLASSES = {"AttentionClassifier": AttentionClassifier}
+_MODEL_CLASSES = {"AttentionClassifier": AttentionClassifier, "BagOfWordsClassifier": BagOfWordsClassifier}
 
 
 def save_model(model: nn.Module, path: str | os.PathLike) -> Path:

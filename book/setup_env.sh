@@ -40,8 +40,14 @@ if ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
     pip_install -q "torch==$torch_version"
   else
     echo "Installing PyTorch $torch_version (CPU build)"
-    pip_install -q "torch==$torch_version" --retries 1 --timeout 30 \
-      --extra-index-url https://download.pytorch.org/whl/cpu
+    cpu_index="https://download.pytorch.org/whl/cpu"
+    if "$venv/bin/python" -c "import urllib.request as u; u.urlopen('$cpu_index/torch/', timeout=10)" 2>/dev/null; then
+      pip_install -q "torch==$torch_version" --extra-index-url "$cpu_index"
+    else
+      # PyTorch's own index is out of reach: rely on the configured package index (on the kit's
+      # build machines it serves a local CPU wheel).
+      pip_install -q "torch==$torch_version"
+    fi
   fi
 fi
 echo "Installing the kit and its requirements"

@@ -52,7 +52,8 @@ class _ProbOfEmbeddings(torch.nn.Module):
         self.model, self.tokens, self.mask = model, tokens, mask
 
     def forward(self, embeds):
-        return self.model(self.tokens, self.mask, inputs_embeds=embeds).probs
+        reps = embeds.shape[0] // self.tokens.shape[0]  # captum stacks IG's steps along the batch
+        return self.model(self.tokens.repeat(reps, 1), self.mask.repeat(reps, 1), inputs_embeds=embeds).probs
 
 
 def test_gradient_methods_agree_with_captum(model, batch):
@@ -72,3 +73,47 @@ def test_explaining_another_target_class(batch):
     # the two class probabilities sum to one, so their leave-one-out effects are opposite
     assert torch.allclose(explain("leave_one_out", model, batch, target=other),
                           -explain("leave_one_out", model, batch), atol=1e-6)
+
+
+def test_attention_gradient_family_is_consistent(model, batch):
+    grad = explain("attention_gradient", model, batch)
+    alpha = explain("raw_attention", model, batch)
+    assert torch.allclose(explain("attention_x_gradient", model, batch), alpha * grad, atol=1e-7)
+    assert torch.allclose(explain("attention_x_abs_gradient", model, batch), alpha * grad.abs(), atol=1e-7)
+    assert torch.allclose(explain("attention_x_sign_gradient", model, batch), alpha * grad.sign(), atol=1e-7)
+
+
+def test_attention_gradient_matches_a_finite_difference(batch):
+    model = make_model().double()
+    pred = model(batch.tokens, batch.mask).logits.argmax(-1)
+    alpha = model(batch.tokens, batch.mask).attention.detach()
+    grad = explain("attention_gradient", model, batch)
+    eps = 1e-6
+    bumped = alpha.clone()
+    bumped[0, 1] += eps  # the gradient is taken with the other weights held fixed
+    p0 = model(batch.tokens, batch.mask, attention=lambda a, m: alpha).probs[0, pred[0]]
+    p1 = model.output(torch.einsum("bt,bth->bh", bumped, model(batch.tokens, batch.mask).values)).softmax(-1)[0, pred[0]]
+    assert grad[0, 1].item() == pytest.approx(((p1 - p0) / eps).item(), rel=1e-4)
+
+
+def test_integrated_gradients_is_complete_and_matches_captum(model, batch):
+    from captum.attr import IntegratedGradients
+
+    pred = model(batch.tokens, batch.mask).logits.argmax(-1)
+    ig = explain("integrated_gradients", model, batch, steps=200)
+    embeds = model.embed(batch.tokens).detach()
+    p_full = model(batch.tokens, batch.mask, inputs_embeds=embeds).probs.gather(1, pred[:, None]).squeeze(1)
+    p_zero = model(batch.tokens, batch.mask, inputs_embeds=torch.zeros_like(embeds)).probs.gather(1, pred[:, None]).squeeze(1)
+    # completeness: the attributions add up to the change from the baseline
+    assert torch.allclose(ig.sum(1), (p_full - p_zero).detach(), atol=2e-3)
+    wrapped = _ProbOfEmbeddings(model, batch.tokens, batch.mask)
+    theirs = IntegratedGradients(wrapped).attribute(embeds, target=pred, n_steps=200).sum(-1) * batch.mask
+    assert torch.allclose(ig, theirs.float(), atol=2e-3)
+    with pytest.raises(ValueError, match="steps"):
+        explain("integrated_gradients", model, batch, steps=0)
+
+
+def test_value_norm_weights_attention_by_value_size(model, batch):
+    out = model(batch.tokens, batch.mask)
+    expected = (out.attention * out.values.norm(dim=-1)).detach()
+    assert torch.allclose(explain("attention_x_value_norm", model, batch), expected)
