@@ -127,10 +127,16 @@ def leave_one_out(model, tokens, mask, target, operator: str = "slice_out", chun
 
 @register("random")
 def random_weights(model, tokens, mask, target, seed: int = 0):
-    """Uniform random weights in [-1, 1]: the baseline every method must beat. They depend only on
-    ``seed`` and the sentences, so a rerun gives the same weights."""
-    generator = torch.Generator().manual_seed(seed * 1_000_003 + int(tokens.sum()))
-    return torch.rand(tokens.shape, generator=generator) * 2 - 1
+    """Pseudo-random weights in [-1, 1]: the baseline every method must beat.
+
+    Each weight is a hash of (seed, the sentence, the position), so it does not depend on how the
+    sentences are batched, and a rerun gives the same weights.
+    """
+    ids = tokens.double()
+    sentence = (ids * torch.arange(1, tokens.shape[1] + 1)).sum(1, keepdim=True)
+    position = torch.arange(tokens.shape[1], dtype=torch.float64)
+    h = torch.sin(ids * 12.9898 + position * 78.233 + sentence * 0.618034 + seed * 37.719) * 43758.5453
+    return (h - torch.floor(h)).float() * 2 - 1
 
 
 # --------------------------------------------------------------------------------------------------
@@ -214,3 +220,16 @@ def integrated_gradients(model, tokens, mask, target, steps: int = 20, chunk_siz
         (grads[part],) = torch.autograd.grad(prob.sum(), x)
     mean_grad = (grads.reshape(steps + 1, B, T, -1) * trapezoid[:, None, None, None]).sum(0) / steps
     return (embeds * mean_grad).sum(-1)
+
+
+def explain_all(model, batch: Batch, methods=None) -> dict[str, torch.Tensor]:
+    """Weights of several methods (default: every registered one) for the same batch: ``{name: (B, T)}``.
+
+    The predicted class is computed once and shared, so every method explains the same ŷ.
+    """
+    methods = list(METHODS) if methods is None else list(methods)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise KeyError(f"unknown explanation methods {unknown}; registered: {sorted(METHODS)}")
+    target = predicted_class(model, batch.tokens, batch.mask)
+    return {name: explain(name, model, batch, target=target) for name in methods}

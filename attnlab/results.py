@@ -82,6 +82,22 @@ SCORECARD_ROWS: list[tuple[str, str, str, float | None, str]] = [
     ("01_attention_as_explanation", "permuted_attention_test_accuracy",
      "Test accuracy with each sentence's attention permuted", None,
      "Jain & Wallace (2019): permuting attention often changes outputs little."),
+    ("05_faithfulness_violation_test", "violation_raw_attention",
+     "Violation ratio, raw attention (BiLSTM + additive, mean of 3 operators)", 0.263,
+     "Liu et al. (2022), Yelp, LSTM + tanh attention, mean of the three operators."),
+    ("05_faithfulness_violation_test", "violation_attention_x_gradient",
+     "Violation ratio, attention x gradient (AttGrad)", 0.017, "Liu et al. (2022), same setting."),
+    ("05_faithfulness_violation_test", "violation_integrated_gradients",
+     "Violation ratio, integrated gradients", 0.015, "Liu et al. (2022), same setting."),
+    ("05_faithfulness_violation_test", "violation_random",
+     "Violation ratio, random weights", 0.470, "Liu et al. (2022), same setting."),
+    ("05_faithfulness_violation_test", "violation_attention_x_abs_gradient",
+     "Violation ratio, ablation α ⊙ |∇α|", 0.15, "Liu et al. (2022), Yelp (ablation table)."),
+    ("05_faithfulness_violation_test", "violation_attention_x_sign_gradient",
+     "Violation ratio, ablation α ⊙ sign(∇α)", 0.16, "Liu et al. (2022), Yelp (ablation table)."),
+    ("05_faithfulness_violation_test", "violation_model_test_accuracy",
+     "Test accuracy of the BiLSTM + additive model", 0.646,
+     "Liu et al. (2022), Yelp (five classes, a harder task): not comparable in size."),
 ]
 
 

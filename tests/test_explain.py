@@ -117,3 +117,12 @@ def test_value_norm_weights_attention_by_value_size(model, batch):
     out = model(batch.tokens, batch.mask)
     expected = (out.attention * out.values.norm(dim=-1)).detach()
     assert torch.allclose(explain("attention_x_value_norm", model, batch), expected)
+
+
+def test_random_baseline_does_not_depend_on_batching(batch):
+    model = make_model()
+    together = explain("random", model, batch)
+    for i in range(len(batch)):
+        n = int(batch.lengths[i])
+        assert torch.equal(explain("random", model, batch[i])[0, :n], together[i, :n])
+    assert together[batch.mask].abs().max() <= 1 and together[batch.mask].std() > 0.2

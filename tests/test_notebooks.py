@@ -44,7 +44,28 @@ def check_chapter1(r):
     assert 0 < r["chapter1_top_attention_suppresses_share"] < 1
 
 
-CHECKS = {"01_attention_as_explanation": check_chapter1}
+def check_violation_chapter(r):
+    from attnlab.explain import METHODS
+    from attnlab.models import REMOVAL_OPERATORS
+
+    assert r["violation_model_test_accuracy"] >= 0.6, "the BiLSTM did not learn"
+    for name in METHODS:
+        assert 0 <= r[f"violation_{name}"] <= 1
+        ops = [r[f"violation_{name}_{op}"] for op in REMOVAL_OPERATORS]
+        assert abs(sum(ops) / 3 - r[f"violation_{name}"]) < 1e-9  # the mean is the mean of the operators
+        assert f"comprehensiveness_{name}" in r and f"sufficiency_{name}" in r
+    # leave-one-out with slice_out *is* the test's delta: it can never violate there
+    assert r["violation_leave_one_out_slice_out"] == 0
+    # signed methods beat raw attention even for the small smoke models (raw attention vs random needs
+    # the full-size models of the book build)
+    assert r["violation_attention_x_gradient"] < r["violation_raw_attention"]
+    assert r["violation_integrated_gradients"] < r["violation_raw_attention"]
+    assert r["violation_random"] > 0.3
+    assert r["violation_domains_test_accuracy"] > 0.3  # four classes: chance is 0.25
+
+
+CHECKS = {"01_attention_as_explanation": check_chapter1,
+          "05_faithfulness_violation_test": check_violation_chapter}
 
 
 @pytest.fixture(scope="session")
