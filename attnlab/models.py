@@ -257,3 +257,105 @@ class BagOfWordsClassifier(RemovalMixin, nn.Module):
             e = self.embed(tokens)
             own = e.gather(2, target[:, None, None].expand(-1, tokens.shape[1], 1)).squeeze(2)
             return ((2 * own - e.sum(2)) * mask).detach()
+
+
+# --------------------------------------------------------------------------------------------------
+# Mask models of the shortcut lab (Bai et al. 2021): a selector computes a mask from the whole input;
+# a predictor sees only the masked, non-contextual content.
+# --------------------------------------------------------------------------------------------------
+
+
+class _Selector(nn.Module):
+    """Scores every position from the *whole* input: embedding -> BiLSTM -> linear."""
+
+    def __init__(self, vocab_size: int, embed_dim: int, hidden_dim: int):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
+        self.lstm = nn.LSTM(embed_dim, hidden_dim, batch_first=True, bidirectional=True)
+        self.score = nn.Linear(2 * hidden_dim, 1)
+
+    def forward(self, tokens, mask):
+        packed = nn.utils.rnn.pack_padded_sequence(self.embedding(tokens), mask.sum(1).cpu(),
+                                                   batch_first=True, enforce_sorted=False)
+        states, _ = self.lstm(packed)
+        states, _ = nn.utils.rnn.pad_packed_sequence(states, batch_first=True, total_length=mask.shape[1])
+        return self.score(states).squeeze(-1)
+
+
+class _Predictor(nn.Module):
+    """Reads the mask-weighted sum of *non-contextual* token embeddings through a linear or MLP head."""
+
+    def __init__(self, vocab_size: int, embed_dim: int, n_classes: int, head: str, mlp_hidden: int):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
+        self.head = (nn.Linear(embed_dim, n_classes) if head == "linear" else
+                     nn.Sequential(nn.Linear(embed_dim, mlp_hidden), nn.ReLU(), nn.Linear(mlp_hidden, n_classes)))
+
+    def forward(self, embeddings, weights):
+        return self.head(torch.einsum("bt,bte->be", weights, embeddings))
+
+
+class MaskClassifier(nn.Module):
+    """Selector + predictor, the model of the combinatorial-shortcut argument.
+
+    ``selector`` sees the whole sequence (a BiLSTM) and computes a mask over positions; ``predictor``
+    sees only ``Σ_t m_t · v(x_t)`` with non-contextual value embeddings ``v``. Two kinds of mask:
+
+    * ``selection="soft"``: m = softmax of the scores (soft attention);
+    * ``selection="hard"``: m = k-hot top-k selection, trained with the Gumbel-softmax subset
+      relaxation of L2X (Chen et al. 2018: k Gumbel-softmax draws at temperature ``tau``, combined by an
+      element-wise maximum); the mask is divided by k so that it sums to 1 like attention.
+
+    ``head="linear"`` cannot compute XOR-like rules from pooled content, ``"mlp"`` can. External masks
+    (``attention=``) are how mitigations train the predictor on random masks.
+    """
+
+    def __init__(self, vocab_size: int, n_classes: int = 2, *, selection: str = "soft", k: int = 1,
+                 tau: float = 0.5, head: str = "linear", embed_dim: int = 32, hidden_dim: int = 32,
+                 mlp_hidden: int = 32):
+        super().__init__()
+        if selection not in ("soft", "hard"):
+            raise ValueError(f"selection must be 'soft' or 'hard', got {selection!r}")
+        if head not in ("linear", "mlp"):
+            raise ValueError(f"head must be 'linear' or 'mlp', got {head!r}")
+        if k < 1 or tau <= 0:
+            raise ValueError(f"need k >= 1 and tau > 0, got k={k}, tau={tau}")
+        self.config = dict(vocab_size=vocab_size, n_classes=n_classes, selection=selection, k=k, tau=tau,
+                           head=head, embed_dim=embed_dim, hidden_dim=hidden_dim, mlp_hidden=mlp_hidden)
+        self.selector = _Selector(vocab_size, embed_dim, hidden_dim)
+        self.predictor = _Predictor(vocab_size, embed_dim, n_classes, head, mlp_hidden)
+
+    def embed(self, tokens):
+        return self.predictor.embedding(tokens)
+
+    def mask_of(self, tokens, mask, attend_mask=None) -> torch.Tensor:
+        """The selector's mask (B, T), summing to 1 over receivable positions."""
+        receivable = mask if attend_mask is None else mask & attend_mask
+        scores = self.selector(tokens, mask)
+        if self.config["selection"] == "soft":
+            return masked_softmax(scores, receivable)
+        k = self.config["k"]
+        if self.training:
+            logits = scores.masked_fill(~receivable, float("-inf"))
+            gumbel = -torch.log(-torch.log(torch.rand(k, *logits.shape).clamp(1e-10, 1 - 1e-10)))
+            samples = ((logits[None] + gumbel) / self.config["tau"]).softmax(-1)
+            return samples.max(0).values / k
+        top = scores.masked_fill(~receivable, float("-inf")).topk(min(k, scores.shape[1]), dim=1).indices
+        hard = torch.zeros_like(scores).scatter(1, top, 1.0) * receivable
+        return hard / hard.sum(1, keepdim=True)
+
+    def forward(self, tokens, mask, *, inputs_embeds=None, attention: AttentionOverride | None = None,
+                attend_mask=None) -> ClassifierOutput:
+        check_padded(tokens, mask)
+        embeddings = self.embed(tokens) if inputs_embeds is None else inputs_embeds
+        receivable = mask if attend_mask is None else mask & attend_mask
+        if attention is None or callable(attention):
+            weights = self.mask_of(tokens, mask, attend_mask)
+            if callable(attention):
+                weights = attention(weights, receivable)
+        else:
+            weights = attention
+        if self.config["selection"] == "soft" or attention is not None:
+            _check_attention(weights, receivable)
+        logits = self.predictor(embeddings, weights)
+        return ClassifierOutput(logits, weights, embeddings, embeddings)

@@ -56,6 +56,9 @@ def fit(model: nn.Module, train: Batch, dev: Batch | None = None, *, epochs: int
         forward_kwargs: dict | None = None) -> History:
     """Train ``model`` on ``train``; early-stop on ``dev`` accuracy and restore the best weights.
 
+    ``seed`` fixes the batch order and dropout; the initial weights are fixed by the random state when
+    the model is built, so call :func:`set_seed` before building it.
+
     ``forward_kwargs`` are passed to every forward call (e.g. ``attention=`` for a model trained
     with a fixed or random attention). ``max_steps`` caps the number of updates (smoke runs).
     """

@@ -19,7 +19,7 @@ from attnlab.data import Vocab, encode, glove_embeddings, load_sentiment
 from attnlab.explain import METHODS, explain, predicted_class
 from attnlab.faithfulness import violation_test
 from attnlab.models import REMOVAL_OPERATORS, AttentionClassifier
-from attnlab.train import accuracy, fit
+from attnlab.train import accuracy, fit, set_seed
 
 
 def batched(model, data):
@@ -29,8 +29,37 @@ def batched(model, data):
     return violation_test(model, data.tokens, data.mask, weights)
 
 
-def per_sentence(model, data):
-    """The straightforward way: one sentence at a time, one forward pass per removal."""
+def _prob(model, tokens, mask, y, **kwargs):
+    return model(tokens, mask, **kwargs).probs[0, y]
+
+
+def naive_integrated_gradients(model, one, y, steps):
+    """IG the textbook way: one gradient computation per integration step (trapezoid rule)."""
+    embeds = model.embed(one.tokens).detach()
+    total = torch.zeros_like(embeds)
+    for k in range(steps + 1):
+        x = (k / steps * embeds).requires_grad_(True)
+        (grad,) = torch.autograd.grad(_prob(model, one.tokens, one.mask, y, inputs_embeds=x), x)
+        total += grad * (0.5 if k in (0, steps) else 1.0)
+    return (embeds * total / steps).sum(-1)[0]
+
+
+def naive_leave_one_out(model, one, y):
+    """Leave-one-out the textbook way: one forward pass per deleted token."""
+    ids = one.tokens[0].tolist()
+    with torch.no_grad():
+        full = _prob(model, one.tokens, one.mask, y)
+        out = []
+        for t in range(len(ids)):
+            rest = torch.tensor([ids[:t] + ids[t + 1:]])
+            out.append(float(full - _prob(model, rest, torch.ones_like(rest, dtype=torch.bool), y)))
+    return torch.tensor(out)
+
+
+def per_sentence(model, data, ig_steps=20):
+    """The straightforward way: one sentence at a time; integrated gradients one step at a time,
+    leave-one-out one deletion at a time, the violation test one forward pass per removal. The other
+    methods (one gradient or one forward pass each) use the kit's functions on the single sentence."""
     violations = {(m, op): 0 for m in METHODS for op in REMOVAL_OPERATORS}
     counted = 0
     for i in range(len(data)):
@@ -42,7 +71,12 @@ def per_sentence(model, data):
             probs = model(one.tokens, one.mask).probs[0]
         y = int(probs.argmax())
         for m in METHODS:
-            w = explain(m, model, one, target=torch.tensor([y]))[0]
+            if m == "integrated_gradients":
+                w = naive_integrated_gradients(model, one, y, ig_steps)
+            elif m == "leave_one_out":
+                w = naive_leave_one_out(model, one, y)
+            else:
+                w = explain(m, model, one, target=torch.tensor([y]))[0]
             star = int(w.abs().argmax())
             remove = torch.zeros_like(one.mask)
             remove[0, star] = True
@@ -63,6 +97,7 @@ def main():
     vocab = Vocab.build(splits.train.tokens)
     glove, _ = glove_embeddings(vocab)
     train, dev, test = (encode(part, vocab) for part in splits)
+    set_seed(0)
     model = AttentionClassifier(len(vocab), encoder="bilstm", attention="additive", hidden_dim=64,
                                 embeddings=glove, dropout=0.3)
     fit(model, train, dev, epochs=2, batch_size=64, seed=0, progress=False)

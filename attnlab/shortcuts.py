@@ -1,0 +1,112 @@
+"""Measuring combinatorial shortcuts: does a mask carry the label by *where* it points?
+
+Four measurements, each answering one question about a model's masks (attention weights or hard
+selections, ``(N, T)`` tensors summing to 1 over real tokens):
+
+* :func:`neutral_mass` — how much of the mask sits on tokens that carry no label information?
+  (:func:`mean_by_group` splits it by label or by input case.)
+* :func:`mask_only_probe` — can a small classifier predict the label from the mask *alone*, on held-out
+  data? If so, the mask itself is a code for the label.
+* :func:`rationale_precision_recall` — does the top of the mask hit the planted rationale?
+* :func:`posthoc_accuracy` — does the *content* the mask selects determine the label for an independent
+  evaluator that was trained on random masks (and so cannot have learned the code)? Compared with the
+  jointly trained model's accuracy, the gap is what the shortcut adds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+
+def neutral_mass(attention: torch.Tensor, neutral: torch.Tensor) -> torch.Tensor:
+    """Per sequence, the share of the mask on neutral positions ``(N,)``."""
+    if attention.shape != neutral.shape:
+        raise ValueError(f"attention {tuple(attention.shape)} and neutral {tuple(neutral.shape)} differ in shape")
+    return (attention * neutral).sum(1)
+
+
+def mean_by_group(values: torch.Tensor, groups) -> pd.Series:
+    """Mean of a per-sequence measurement within each group (e.g. label, or which keys are present)."""
+    frame = pd.DataFrame({"value": np.asarray(values, dtype=float), "group": np.asarray(groups)})
+    return frame.groupby("group")["value"].mean()
+
+
+def top_k_mask(attention: torch.Tensor, mask: torch.Tensor, k: int) -> torch.Tensor:
+    """Bool ``(N, T)``: the ``k`` real positions with the largest mask value in each row."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    k = min(k, attention.shape[1])
+    top = attention.masked_fill(~mask, float("-inf")).topk(k, dim=1).indices
+    return torch.zeros_like(mask).scatter(1, top, True) & mask
+
+
+def rationale_precision_recall(attention: torch.Tensor, rationale: torch.Tensor, mask: torch.Tensor,
+                               k: int) -> tuple[float, float]:
+    """Precision@k and recall@k of the mask's top k positions against the planted rationale.
+
+    Averaged over the sequences that have a rationale (sequences without one have nothing to find).
+    """
+    top = top_k_mask(attention, mask, k)
+    has = rationale.any(1)
+    if not bool(has.any()):
+        raise ValueError("no sequence has a rationale: precision and recall are undefined")
+    hits = (top & rationale).sum(1).float()
+    precision = hits / top.sum(1).clamp_min(1)
+    recall = hits / rationale.sum(1).clamp_min(1)
+    return float(precision[has].mean()), float(recall[has].mean())
+
+
+def mask_only_probe(train_masks: torch.Tensor, train_labels: torch.Tensor, test_masks: torch.Tensor,
+                    test_labels: torch.Tensor, *, hidden: int = 64, steps: int = 300, seed: int = 0) -> float:
+    """Held-out accuracy of a small MLP that predicts the label from the mask alone.
+
+    The probe sees the mask as a vector over positions (padded to a common length) and nothing about
+    the tokens. Chance level is the majority-class share; a probe far above it means the mask encodes
+    the label by where it points.
+    """
+    if len(train_masks) != len(train_labels) or len(test_masks) != len(test_labels):
+        raise ValueError("masks and labels differ in number")
+    width = max(train_masks.shape[1], test_masks.shape[1])
+    pad = lambda m: nn.functional.pad(m.detach().float(), (0, width - m.shape[1]))  # noqa: E731
+    x_train, x_test = pad(train_masks), pad(test_masks)
+    n_classes = int(max(train_labels.max(), test_labels.max())) + 1
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    probe = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, n_classes))
+    optimiser = torch.optim.Adam(probe.parameters(), lr=1e-2)
+    for _ in range(steps):
+        idx = torch.randint(len(x_train), (min(512, len(x_train)),), generator=gen)
+        optimiser.zero_grad()
+        nn.functional.cross_entropy(probe(x_train[idx]), train_labels[idx]).backward()
+        optimiser.step()
+    with torch.no_grad():
+        return float((probe(x_test).argmax(-1) == test_labels).float().mean())
+
+
+def uniform_over(selected: torch.Tensor) -> torch.Tensor:
+    """A mask that spreads weight 1 evenly over the ``selected`` positions of each row."""
+    weights = selected.float()
+    return weights / weights.sum(1, keepdim=True).clamp_min(1)
+
+
+def random_k_subsets(mask: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Uniform masks over ``k`` positions drawn at random, independently of the input (EVAL-X style)."""
+    keys = torch.rand(mask.shape, generator=generator).masked_fill(~mask, -1.0)
+    return uniform_over(top_k_mask(keys, mask, k))
+
+
+@torch.no_grad()
+def posthoc_accuracy(evaluator, tokens: torch.Tensor, mask: torch.Tensor, attention: torch.Tensor,
+                     labels: torch.Tensor, k: int) -> float:
+    """Accuracy of an independent ``evaluator`` that sees only the top-k positions of ``attention``.
+
+    The evaluator is a mask model whose predictor was trained on random k-subsets (see
+    :func:`random_k_subsets`); it is handed the selected positions as a uniform mask.
+    """
+    evaluator.eval()
+    selected = uniform_over(top_k_mask(attention, mask, k))
+    logits = evaluator(tokens, mask, attention=selected).logits
+    return float((logits.argmax(-1) == labels).float().mean())

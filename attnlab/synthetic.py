@@ -1,0 +1,119 @@
+"""The synthetic shortcut lab: token sequences with a planted rationale and label-independent neutral tokens.
+
+Every sequence starts with the same *neutral* tokens (``A B C D``): they are identical in every input,
+so they carry no information about the label. Then come ``n_filler`` filler tokens (drawn from
+``filler_types`` meaningless types) into which *key* tokens ``X`` and ``Y`` are planted, each present
+with probability ``p_key``. A label rule decides the label from the keys; the planted keys are the
+ground-truth rationale.
+
+Label rules, chosen so a learner can see when a shortcut pays and when it does not:
+
+==========  ===========================  ===================================================
+rule        label is 1 when              honest route for a linear head on pooled content?
+==========  ===========================  ===================================================
+keyword     X is present                 yes: attend to X
+or          X or Y is present            yes: attend to the keys
+and         X and Y are both present     no: (e_X + e_Y)/2 lies between e_X and e_Y
+xor         exactly one of X, Y          no: XOR is not linearly separable
+==========  ===========================  ===================================================
+
+With an MLP head every rule has an honest route (attend to the keys and let the MLP combine them).
+
+The module also puts neutral tokens in front of real sentences (:func:`with_neutral_prefix`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .data import Batch, TextDataset, Vocab
+
+NEUTRAL_TOKENS = ("A", "B", "C", "D")
+KEY_TOKENS = ("X", "Y")
+LABEL_RULES = {
+    "keyword": lambda x, y: x,
+    "or": lambda x, y: x | y,
+    "and": lambda x, y: x & y,
+    "xor": lambda x, y: x ^ y,
+}
+CASES = ("none", "X only", "Y only", "both")
+
+
+@dataclass
+class ShortcutTask:
+    """A generated dataset: a padded batch plus where the neutral tokens and the rationale are."""
+
+    batch: Batch  # tokens, mask, labels
+    vocab: Vocab
+    neutral: torch.Tensor  # (N, T) bool: positions of neutral tokens
+    rationale: torch.Tensor  # (N, T) bool: positions of the planted keys
+    case: np.ndarray  # (N,) which keys are present: "none", "X only", "Y only", "both"
+    rule: str
+
+    def __len__(self) -> int:
+        return len(self.batch)
+
+    def __getitem__(self, index) -> "ShortcutTask":
+        idx = torch.as_tensor(index)
+        sub = self.batch[idx]
+        width = sub.tokens.shape[1]
+        return ShortcutTask(sub, self.vocab, self.neutral[idx, :width], self.rationale[idx, :width],
+                            self.case[idx.numpy()], self.rule)
+
+
+def shortcut_vocab(filler_types: int = 50, neutral=NEUTRAL_TOKENS) -> Vocab:
+    return Vocab.build([], extra=[*neutral, *KEY_TOKENS, *(f"f{i}" for i in range(filler_types))])
+
+
+def make_shortcut_task(n: int, rule: str = "xor", *, n_filler: int = 12, filler_types: int = 50,
+                       p_key: float = 0.5, neutral=NEUTRAL_TOKENS, seed: int = 0) -> ShortcutTask:
+    """Generate ``n`` sequences ``neutral + filler`` with keys planted by ``rule`` (see the module doc).
+
+    Each key that is present replaces one filler token at a random position, so all sequences have the
+    same length; the neutral tokens always sit at the first positions.
+    """
+    if rule not in LABEL_RULES:
+        raise ValueError(f"unknown label rule {rule!r}; choose one of {sorted(LABEL_RULES)}")
+    if n < 1 or n_filler < 2 or filler_types < 1:
+        raise ValueError("need n >= 1, n_filler >= 2 (room for both keys) and filler_types >= 1")
+    if not 0 <= p_key <= 1:
+        raise ValueError(f"p_key must be a probability, got {p_key}")
+    vocab = shortcut_vocab(filler_types, neutral)
+    rng = np.random.default_rng(seed)
+    n_neutral = len(neutral)
+    length = n_neutral + n_filler
+    filler_ids = np.array(vocab.encode([f"f{i}" for i in range(filler_types)]))
+    tokens = np.empty((n, length), dtype=np.int64)
+    tokens[:, :n_neutral] = vocab.encode(list(neutral))
+    tokens[:, n_neutral:] = rng.choice(filler_ids, size=(n, n_filler))
+    has_x = rng.random(n) < p_key
+    has_y = rng.random(n) < p_key
+    rationale = np.zeros((n, length), dtype=bool)
+    x_id, y_id = vocab.encode(list(KEY_TOKENS))
+    for i in range(n):  # generation only: two positions per sequence
+        slots = n_neutral + rng.choice(n_filler, size=2, replace=False)
+        if has_x[i]:
+            tokens[i, slots[0]], rationale[i, slots[0]] = x_id, True
+        if has_y[i]:
+            tokens[i, slots[1]], rationale[i, slots[1]] = y_id, True
+    labels = LABEL_RULES[rule](has_x, has_y).astype(np.int64)
+    neutral_pos = np.zeros((n, length), dtype=bool)
+    neutral_pos[:, :n_neutral] = True
+    case = np.select([has_x & has_y, has_x, has_y], ["both", "X only", "Y only"], "none")
+    batch = Batch(torch.from_numpy(tokens), torch.ones(n, length, dtype=torch.bool), torch.from_numpy(labels))
+    return ShortcutTask(batch, vocab, torch.from_numpy(neutral_pos), torch.from_numpy(rationale), case, rule)
+
+
+def with_neutral_prefix(dataset: TextDataset, prefix=("<a>", "<b>", "<c>", "<d>")) -> TextDataset:
+    """The same sentences with the same neutral tokens put in front of every one of them.
+
+    The prefix tokens are not words, and being identical everywhere they carry no label information.
+    """
+    return TextDataset(
+        texts=[" ".join(prefix) + " " + t for t in dataset.texts],
+        tokens=[list(prefix) + toks for toks in dataset.tokens],
+        labels=dataset.labels, label_names=dataset.label_names, ratings=dataset.ratings,
+    )
