@@ -3,7 +3,7 @@
 Every sequence starts with the same *neutral* tokens (``A B C D``): they are identical in every input,
 so they carry no information about the label. Then come ``n_filler`` filler tokens (drawn from
 ``filler_types`` meaningless types) into which *key* tokens ``X`` and ``Y`` are planted, each present
-with probability ``p_key``. A label rule decides the label from the keys; the planted keys are the
+in the combinations listed by ``cases``. A label rule decides the label from the keys; the planted keys are the
 ground-truth rationale.
 
 Label rules, chosen so a learner can see when a shortcut pays and when it does not:
@@ -68,19 +68,21 @@ def shortcut_vocab(filler_types: int = 50, neutral=NEUTRAL_TOKENS) -> Vocab:
     return Vocab.build([], extra=[*neutral, *KEY_TOKENS, *(f"f{i}" for i in range(filler_types))])
 
 
-def make_shortcut_task(n: int, rule: str = "xor", *, n_filler: int = 12, filler_types: int = 50,
-                       p_key: float = 0.5, neutral=NEUTRAL_TOKENS, seed: int = 0) -> ShortcutTask:
-    """Generate ``n`` sequences ``neutral + filler`` with keys planted by ``rule`` (see the module doc).
+def make_shortcut_task(n: int, rule: str = "xor", *, cases=CASES, n_filler: int = 12,
+                       filler_types: int = 50, neutral=NEUTRAL_TOKENS, seed: int = 0) -> ShortcutTask:
+    """Generate ``n`` sequences ``neutral + filler`` with keys planted, labelled by ``rule``.
 
-    Each key that is present replaces one filler token at a random position, so all sequences have the
-    same length; the neutral tokens always sit at the first positions.
+    ``cases`` lists which key combinations occur ("none", "X only", "Y only", "both"), each equally
+    often; e.g. ``cases=("X only", "Y only")`` makes every sequence hold exactly one key. Each key that
+    is present replaces one filler token at a random position, so all sequences have the same length;
+    the neutral tokens always sit at the first positions.
     """
     if rule not in LABEL_RULES:
         raise ValueError(f"unknown label rule {rule!r}; choose one of {sorted(LABEL_RULES)}")
     if n < 1 or n_filler < 2 or filler_types < 1:
         raise ValueError("need n >= 1, n_filler >= 2 (room for both keys) and filler_types >= 1")
-    if not 0 <= p_key <= 1:
-        raise ValueError(f"p_key must be a probability, got {p_key}")
+    if not cases or any(c not in CASES for c in cases):
+        raise ValueError(f"cases must be a non-empty selection of {CASES}, got {cases}")
     vocab = shortcut_vocab(filler_types, neutral)
     rng = np.random.default_rng(seed)
     n_neutral = len(neutral)
@@ -89,8 +91,9 @@ def make_shortcut_task(n: int, rule: str = "xor", *, n_filler: int = 12, filler_
     tokens = np.empty((n, length), dtype=np.int64)
     tokens[:, :n_neutral] = vocab.encode(list(neutral))
     tokens[:, n_neutral:] = rng.choice(filler_ids, size=(n, n_filler))
-    has_x = rng.random(n) < p_key
-    has_y = rng.random(n) < p_key
+    case = np.asarray(cases)[rng.integers(len(cases), size=n)]
+    has_x = (case == "X only") | (case == "both")
+    has_y = (case == "Y only") | (case == "both")
     rationale = np.zeros((n, length), dtype=bool)
     x_id, y_id = vocab.encode(list(KEY_TOKENS))
     for i in range(n):  # generation only: two positions per sequence
@@ -102,7 +105,6 @@ def make_shortcut_task(n: int, rule: str = "xor", *, n_filler: int = 12, filler_
     labels = LABEL_RULES[rule](has_x, has_y).astype(np.int64)
     neutral_pos = np.zeros((n, length), dtype=bool)
     neutral_pos[:, :n_neutral] = True
-    case = np.select([has_x & has_y, has_x, has_y], ["both", "X only", "Y only"], "none")
     batch = Batch(torch.from_numpy(tokens), torch.ones(n, length, dtype=torch.bool), torch.from_numpy(labels))
     return ShortcutTask(batch, vocab, torch.from_numpy(neutral_pos), torch.from_numpy(rationale), case, rule)
 

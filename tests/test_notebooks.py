@@ -64,7 +64,29 @@ def check_violation_chapter(r):
     assert r["violation_domains_test_accuracy"] > 0.3  # four classes: chance is 0.25
 
 
+def check_theory_chapter(r):
+    # the exact toy (fractions, no sampling): the shortcut is a perfect code with chance-level content
+    assert r["theory_shortcut_joint_accuracy"] == 1.0
+    assert abs(r["theory_shortcut_evaluator_accuracy"] - 0.5) < 1e-12
+    assert abs(r["theory_shortcut_mask_bits"] - 1.0) < 1e-12
+    # the honest selector: same joint accuracy, the content really predicts, positions carry nothing
+    assert r["theory_honest_joint_accuracy"] == 1.0 and r["theory_honest_evaluator_accuracy"] == 1.0
+    assert abs(r["theory_honest_mask_bits"]) < 1e-12
+    # random masks: the joint reader and the evaluator coincide
+    assert abs(r["theory_random_joint_accuracy"] - r["theory_random_evaluator_accuracy"]) < 1e-12
+    # weighting removes a noisy code and cannot touch a deterministic one (no overlap)
+    assert r["theory_noisy_mask_bits"] > 0.5 and abs(r["theory_noisy_weighted_mask_bits"]) < 1e-12
+    assert r["theory_deterministic_weighted_joint_accuracy"] == 1.0
+    # learned readers (sampled)
+    assert r["theory_learned_joint_on_shortcut"] > 0.95, "the joint reader did not learn the code"
+    assert abs(r["theory_learned_random_on_shortcut"] - 0.5) < 0.1, "a random-mask reader cannot know the code"
+    assert r["theory_learned_random_on_honest"] > 0.6, "the random-mask reader did not learn word content"
+    assert abs(r["theory_bits_n10_k1"] - math.log2(10)) < 1e-12
+    assert abs(r["theory_bits_n100_k10"] - math.log2(math.comb(100, 10))) < 1e-9
+
+
 CHECKS = {"01_attention_as_explanation": check_chapter1,
+          "02_combinatorial_shortcuts": check_theory_chapter,
           "05_faithfulness_violation_test": check_violation_chapter}
 
 
