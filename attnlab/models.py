@@ -307,13 +307,16 @@ class MaskClassifier(nn.Module):
       element-wise maximum); the mask is divided by k so that it sums to 1 like attention.
 
     ``head="linear"`` cannot compute XOR-like rules from pooled content, ``"mlp"`` can. External masks
-    (``attention=``) are how mitigations train the predictor on random masks.
+    (``attention=``) are how mitigations train the predictor on random masks. ``embeddings`` (e.g.
+    GloVe) initialise both the selector's and the predictor's embedding tables.
     """
 
     def __init__(self, vocab_size: int, n_classes: int = 2, *, selection: str = "soft", k: int = 1,
                  tau: float = 0.5, head: str = "linear", embed_dim: int = 32, hidden_dim: int = 32,
-                 mlp_hidden: int = 32):
+                 mlp_hidden: int = 32, embeddings: torch.Tensor | None = None):
         super().__init__()
+        if embeddings is not None and tuple(embeddings.shape) != (vocab_size, embed_dim):
+            raise ValueError(f"embeddings have shape {tuple(embeddings.shape)}, expected ({vocab_size}, {embed_dim})")
         if selection not in ("soft", "hard"):
             raise ValueError(f"selection must be 'soft' or 'hard', got {selection!r}")
         if head not in ("linear", "mlp"):
@@ -324,6 +327,9 @@ class MaskClassifier(nn.Module):
                            head=head, embed_dim=embed_dim, hidden_dim=hidden_dim, mlp_hidden=mlp_hidden)
         self.selector = _Selector(vocab_size, embed_dim, hidden_dim)
         self.predictor = _Predictor(vocab_size, embed_dim, n_classes, head, mlp_hidden)
+        if embeddings is not None:  # e.g. GloVe, as the starting point of both embedding tables
+            self.selector.embedding.weight.data.copy_(embeddings)
+            self.predictor.embedding.weight.data.copy_(embeddings)
 
     def embed(self, tokens):
         return self.predictor.embedding(tokens)

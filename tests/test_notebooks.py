@@ -85,7 +85,22 @@ def check_theory_chapter(r):
     assert abs(r["theory_bits_n100_k10"] - math.log2(math.comb(100, 10))) < 1e-9
 
 
+def check_shortcut_experiment(r):
+    assert r["headline_n_seeds"] == 2  # smoke mode
+    # XOR with a linear head: content alone cannot exceed ~0.75, the jointly trained model must
+    assert 0.65 < r["headline_content_only_accuracy"] <= 0.8
+    assert r["headline_accuracy"] > r["headline_content_only_accuracy"] + 0.1, "no shortcut learned"
+    assert r["headline_neutral_mass"] >= 0.3 and r["headline_probe_accuracy"] >= 0.9
+    assert r["headline_seeds_with_shortcut"] >= 1
+    # with an MLP head (an honest route) far less attention sits on the neutral tokens
+    assert r["control_neutral_mass"] < r["headline_neutral_mass"] - 0.15
+    assert r["control_accuracy"] > 0.9
+    assert 0 <= r["real_neutral_mass"] <= 1 and r["real_accuracy"] > 0.6
+    assert 0.4 <= r["real_probe_accuracy"] <= 1
+
+
 CHECKS = {"01_attention_as_explanation": check_chapter1,
+          "03_shortcut_experiment": check_shortcut_experiment,
           "02_combinatorial_shortcuts": check_theory_chapter,
           "05_faithfulness_violation_test": check_violation_chapter}
 
