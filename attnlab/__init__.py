@@ -7,11 +7,16 @@ module             holds
 =================  ==================================================================
 ``data``           the human-rated sentences (VADER corpora), tokenizer, vocabulary,
                    GloVe vectors, padded batches
-``models``         attention classifiers (BiLSTM / CNN encoders x additive / dot attention)
+``models``         attention classifiers (BiLSTM / CNN encoders x additive / dot attention), the
+                   selector-predictor mask models of the shortcut lab, a bag-of-words model
 ``train``          the training loop, evaluation, seeds, safe saving and loading
 ``interventions``  replacing a model's attention (uniform, permuted)
 ``explain``        explanation methods behind one signature, and their registry by name
-``faithfulness``   rank correlation and other faithfulness measurements
+``faithfulness``   the faithfulness violation test, comprehensiveness, sufficiency, AUC-TP,
+                   decision flips, rank correlation
+``synthetic``      the shortcut lab: sequences with planted rationales and neutral tokens
+``shortcuts``      shortcut measurements: neutral mass, mask-only probe, rationale precision,
+                   post-hoc accuracy under an independent evaluator
 ``viz``            token heatmaps and result plots
 ``results``        where chapters write their headline numbers, and the scorecard
 ``book``           small helpers for notebooks (glue that also works outside the book)
