@@ -3,7 +3,8 @@
 Each executed chapter writes one flat JSON object of numbers to ``<results dir>/<notebook stem>.json``.
 The default results directory is ``results/`` at the root of the kit's repository, found by walking up
 from the working directory (the book build, papermill and the tests all run notebooks from different
-places); outside a checkout (e.g. in Colab) it is ``./results``.
+places); outside a checkout (e.g. in Colab) it is ``./results``. ``$ATTNLAB_RESULTS_DIR`` overrides the
+default (the benchmark uses it so that its book build leaves ``results/`` alone).
 """
 
 from __future__ import annotations
@@ -28,9 +29,12 @@ def repo_root(start: str | os.PathLike | None = None) -> Path | None:
 
 
 def results_dir(directory: str | os.PathLike | None = None) -> Path:
-    """``directory`` if given, else ``results/`` at the repository root (or ``./results``)."""
+    """``directory`` if given, else ``$ATTNLAB_RESULTS_DIR`` if set, else ``results/`` at the
+    repository root (or ``./results`` outside a checkout)."""
     if directory:
         return Path(directory)
+    if os.environ.get("ATTNLAB_RESULTS_DIR"):
+        return Path(os.environ["ATTNLAB_RESULTS_DIR"])
     root = repo_root()
     return (root if root else Path.cwd()) / "results"
 

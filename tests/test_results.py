@@ -22,11 +22,15 @@ def test_results_must_be_flat_finite_numbers(tmp_path, bad, error):
     assert not list(tmp_path.iterdir())  # nothing half-written
 
 
-def test_default_results_dir_is_at_the_repository_root(monkeypatch):
+def test_default_results_dir_is_at_the_repository_root(monkeypatch, tmp_path):
+    monkeypatch.delenv("ATTNLAB_RESULTS_DIR", raising=False)
     root = results.repo_root()
     assert root is not None and (root / "_toc.yml").is_file()
     monkeypatch.chdir(root / "notebooks")
     assert results.results_dir() == root / "results"
+    monkeypatch.setenv("ATTNLAB_RESULTS_DIR", str(tmp_path))
+    assert results.results_dir() == tmp_path
+    assert results.results_dir("elsewhere") == results.Path("elsewhere")  # an explicit folder wins
 
 
 def test_scorecard_lists_every_row(tmp_path):

@@ -53,8 +53,9 @@ def main() -> None:
         if not args.no_book:
             start = time.perf_counter()
             jb = Path(sys.executable).parent / "jupyter-book"
+            env = {**os.environ, "ATTNLAB_RESULTS_DIR": str(out / "book-results")}
             subprocess.run([str(jb), "build", str(ROOT), "--all", "-W", "--path-output", str(out / "book")],
-                           check=True, stdout=subprocess.DEVNULL)
+                           check=True, stdout=subprocess.DEVNULL, env=env)
             print(f"{'whole book build (jupyter-book build --all -W)':45s} {time.perf_counter() - start:9.1f}")
     print(f"machine: {os.cpu_count()} CPU cores, torch threads as configured by each notebook")
 
