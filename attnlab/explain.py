@@ -38,15 +38,19 @@ def register(name: str) -> Callable[[ExplanationMethod], ExplanationMethod]:
 
 
 def explain(method: str, model, batch: Batch | torch.Tensor, mask: torch.Tensor | None = None,
-            target: torch.Tensor | None = None, batch_size: int = 64, **options) -> torch.Tensor:
+            target: torch.Tensor | None = None, batch_size: int = 64,
+            registry: dict[str, ExplanationMethod] | None = None, **options) -> torch.Tensor:
     """Token weights ``(B, T)`` of one registered method; padding positions get exactly 0.
 
     Sentences are processed in chunks of ``batch_size`` sentences of similar length: backpropagating
     through a recurrent encoder is several times faster on small, tightly padded batches than on one
     huge batch. ``options`` go to the method (e.g. ``steps=`` for integrated gradients).
+    ``registry`` looks the method up elsewhere than in ``METHODS`` (e.g. the multi-layer methods of
+    :mod:`attnlab.multilayer`).
     """
-    if method not in METHODS:
-        raise KeyError(f"unknown explanation method {method!r}; registered: {sorted(METHODS)}")
+    registry = METHODS if registry is None else registry
+    if method not in registry:
+        raise KeyError(f"unknown explanation method {method!r}; registered: {sorted(registry)}")
     tokens, mask = (batch.tokens, batch.mask) if isinstance(batch, Batch) else (batch, mask)
     if mask is None:
         raise ValueError("pass a Batch, or tokens together with their mask")
@@ -61,7 +65,7 @@ def explain(method: str, model, batch: Batch | torch.Tensor, mask: torch.Tensor 
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
         width = int(mask[idx].sum(1).max())
-        chunk = METHODS[method](model, tokens[idx, :width], mask[idx, :width], target[idx], **options)
+        chunk = registry[method](model, tokens[idx, :width], mask[idx, :width], target[idx], **options)
         weights[idx, :width] = chunk.detach().float()
     return weights.masked_fill(~mask, 0.0)
 
@@ -222,14 +226,20 @@ def integrated_gradients(model, tokens, mask, target, steps: int = 20, chunk_siz
     return (embeds * mean_grad).sum(-1)
 
 
-def explain_all(model, batch: Batch, methods=None) -> dict[str, torch.Tensor]:
+def explain_all(model, batch: Batch, methods=None, *, registry: dict[str, ExplanationMethod] | None = None,
+                options: dict[str, dict] | None = None) -> dict[str, torch.Tensor]:
     """Weights of several methods (default: every registered one) for the same batch: ``{name: (B, T)}``.
 
     The predicted class is computed once and shared, so every method explains the same ŷ.
+    ``options`` maps a method name to keyword options for it (e.g. ``{"integrated_gradients":
+    {"steps": 10}}``); ``registry`` as in :func:`explain`.
     """
-    methods = list(METHODS) if methods is None else list(methods)
-    unknown = [m for m in methods if m not in METHODS]
+    registry = METHODS if registry is None else registry
+    methods = list(registry) if methods is None else list(methods)
+    unknown = [m for m in methods if m not in registry]
     if unknown:
-        raise KeyError(f"unknown explanation methods {unknown}; registered: {sorted(METHODS)}")
+        raise KeyError(f"unknown explanation methods {unknown}; registered: {sorted(registry)}")
+    options = options or {}
     target = predicted_class(model, batch.tokens, batch.mask)
-    return {name: explain(name, model, batch, target=target) for name in methods}
+    return {name: explain(name, model, batch, target=target, registry=registry, **options.get(name, {}))
+            for name in methods}
