@@ -9,9 +9,9 @@ A check runs the learner's function on random inputs *and* edge cases (one-token
 ties, all-zero weights, huge scores) and compares it with the reference implementation in ``attnlab``.
 It then does one of three things:
 
-* **right** — prints ``✓ ...`` and returns ``True``;
+* **right** — prints ``✓ ...`` and returns a true :class:`Outcome`;
 * **not attempted yet** — the function still returns ``None`` (the stub's ``...`` body) or raises
-  ``NotImplementedError``: prints a reminder and returns ``False``. This keeps the student edition of
+  ``NotImplementedError``: prints a reminder and returns a false :class:`Outcome`. This keeps the student edition of
   the book (solutions removed) executable;
 * **wrong** — raises :class:`CheckFailed` (an ``AssertionError``) whose message names *what* is wrong
   — shape, sign, normalisation, padding, the class that is explained, a missing factor — and how to
@@ -66,16 +66,37 @@ def _attempt(check: str, fn: Callable, *args, **kwargs) -> Any:
     return result
 
 
-def _run(check: str, body: Callable[[], int]) -> bool:
+class Outcome:
+    """What a check returns: true when the function passed, false when it was not attempted yet.
+
+    The message has already been printed, so a notebook shows nothing more for it.
+    """
+
+    def __init__(self, passed: bool, message: str):
+        self.passed, self.message = passed, message
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        return self.message
+
+    def _ipython_display_(self) -> None:  # printed already: show nothing more in a notebook
+        pass
+
+
+def _run(check: str, body: Callable[[], int]) -> Outcome:
     """Run a check body that returns the number of cases it verified."""
     try:
         n_cases = body()
     except _NotAttempted:
-        print(f"… {check}: not attempted yet (your function returns None). Replace the `...` with your "
-              "code and run this cell again.")
-        return False
-    print(f"✓ {check}: your function agrees with the reference on {n_cases} cases, edge cases included.")
-    return True
+        message = (f"… {check}: not attempted yet (your function returns None). Replace the `...` with "
+                   "your code and run this cell again.")
+        print(message)
+        return Outcome(False, message)
+    message = f"✓ {check}: your function agrees with the reference on {n_cases} cases, edge cases included."
+    print(message)
+    return Outcome(True, message)
 
 
 def _as_tensor(check: str, value, shape: Sequence[int], what: str = "the result") -> torch.Tensor:
@@ -162,7 +183,7 @@ def _model_with_mixed_predictions(batch: Batch, n_classes: int = 2) -> Attention
 # --------------------------------------------------------------------------------------------------
 
 
-def check_masked_softmax(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+def check_masked_softmax(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Outcome:
     """Check ``fn(scores, mask) -> weights``: a softmax over the real tokens of each row, 0 on padding.
 
     Cases: random scores with padding, one-token rows, equal scores, and huge scores (overflow).
@@ -232,7 +253,7 @@ def _loo_reference(model, batch: Batch, target=None, operator="slice_out", logit
     return out
 
 
-def check_leave_one_out(fn: Callable) -> bool:
+def check_leave_one_out(fn: Callable) -> Outcome:
     """Check ``fn(model, tokens, mask) -> (B, T)``: f(x)_ŷ − f(x without token t)_ŷ for each token t.
 
     ŷ is the predicted class, f the softmax probability, "without" deletes the token; padding and the
@@ -290,7 +311,7 @@ def _capacity(n: int, k: int, ordered: bool) -> float:
     return math.log2(math.comb(n, k))
 
 
-def check_capacity_bits(fn: Callable[..., float]) -> bool:
+def check_capacity_bits(fn: Callable[..., float]) -> Outcome:
     """Check ``fn(n, k, ordered=False) -> bits``: log2 of the number of messages a k-of-n selection
     can send (subsets, or ordered selections when ``ordered``); ValueError unless 0 <= k <= n."""
     check = "check_capacity_bits"
@@ -344,7 +365,7 @@ def _entropy(p: np.ndarray) -> float:
     return float(-(p * np.log2(p)).sum())
 
 
-def check_mutual_information_bits(fn: Callable[[np.ndarray], float]) -> bool:
+def check_mutual_information_bits(fn: Callable[[np.ndarray], float]) -> Outcome:
     """Check ``fn(joint) -> I(M; Y)`` in bits, for a table of counts or probabilities
     (rows: masks m, columns: labels y), with 0·log 0 = 0."""
     check = "check_mutual_information_bits"
@@ -408,7 +429,7 @@ def _violates_variant(model, tokens: torch.Tensor, weights: torch.Tensor, *, use
     return product < 0 if strict else product <= 0
 
 
-def check_violates(fn: Callable) -> bool:
+def check_violates(fn: Callable) -> Outcome:
     """Check ``fn(model, tokens, weights) -> bool``: the violation test on ONE sentence.
 
     ``tokens`` (T,) are the ids of one unpadded sentence, ``weights`` (T,) an explanation. x* is the token
@@ -472,7 +493,7 @@ def _integrated_gradients_variant(model, batch: Batch, steps: int, target=None) 
     return explain("integrated_gradients", model, batch, target=target, steps=steps).double()
 
 
-def check_integrated_gradients(fn: Callable) -> bool:
+def check_integrated_gradients(fn: Callable) -> Outcome:
     """Check ``fn(model, tokens, mask, steps) -> (B, T)``: integrated gradients from the all-zero
     embedding for the predicted class's probability, summed over embedding dimensions, 0 on padding.
 
