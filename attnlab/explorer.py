@@ -1,0 +1,171 @@
+"""The interactive explorer: type or pick a sentence, choose a model and an explanation method, and see
+the token heatmap, the prediction, the top token's polarity and what removing it does.
+
+In Jupyter or Colab::
+
+    from attnlab.explorer import Explorer
+    Explorer({"BiLSTM + additive": (model, vocab)}, examples=["a gorgeous, witty film", ...]).widget
+
+The computation (:func:`analyse`) and the rendering (:func:`render_html`) work without widgets, so
+the HTML book can show the same panel statically for a few fixed sentences.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import torch
+
+from .data import Batch, Vocab, tokenize
+from .explain import METHODS, explain
+from .faithfulness import top_feature
+from .models import REMOVAL_OPERATORS
+from .viz import token_heatmap_html
+
+DEFAULT_LABELS = ("negative", "positive")
+
+
+@dataclass
+class Analysis:
+    """Everything the explorer shows for one sentence, model and method."""
+
+    tokens: list[str]
+    weights: list[float]
+    method: str
+    label_names: Sequence[str]
+    probs: list[float]
+    predicted: int
+    top: int  # position of the token with the largest |weight|
+    unknown: list[str] = field(default_factory=list)  # tokens the model's vocabulary does not know
+    delta: dict[str, float] = field(default_factory=dict)  # ΔC = f(x)_ŷ − f(x without top)_ŷ per operator
+
+    @property
+    def signed(self) -> bool:
+        return any(w < 0 for w in self.weights)
+
+    @property
+    def claimed_polarity(self) -> str:
+        """What the explanation says about its top token."""
+        w = self.weights[self.top]
+        if w > 0:
+            return "supports the prediction" if self.signed or self.method not in NON_NEGATIVE else \
+                "important (this method has no sign)"
+        return "suppresses the prediction" if w < 0 else "no effect"
+
+    @property
+    def violates(self) -> dict[str, bool]:
+        """The faithfulness violation test on this sentence, per removal operator."""
+        w = self.weights[self.top]
+        return {op: w * d < 0 for op, d in self.delta.items()}
+
+
+#: Methods whose weights are never negative: they cannot express that a token suppresses the prediction.
+NON_NEGATIVE = ("raw_attention", "attention_x_abs_gradient", "attention_x_value_norm", "gradient_norm")
+
+
+def analyse(model, vocab: Vocab, text: str, method: str = "attention_x_gradient", *,
+            label_names: Sequence[str] = DEFAULT_LABELS, registry=None) -> Analysis:
+    """Explain the model's prediction for one sentence and run the removal test on its top token."""
+    tokens = tokenize(text)
+    if not tokens:
+        raise ValueError("the sentence has no tokens: type a few words")
+    ids = vocab.encode(tokens)
+    batch = Batch.from_ids([ids])
+    model.eval()
+    with torch.no_grad():
+        probs = model(batch.tokens, batch.mask).probs[0]
+    predicted = int(probs.argmax())
+    if len(label_names) != len(probs):
+        label_names = [f"class {i}" for i in range(len(probs))]
+    weights = explain(method, model, batch, registry=registry)[0]
+    top = int(top_feature(weights[None], batch.mask)[0])
+    delta = {}
+    if len(tokens) > 1:
+        remove = torch.zeros_like(batch.mask)
+        remove[0, top] = True
+        with torch.no_grad():
+            for op in REMOVAL_OPERATORS:
+                after = model.forward_removed(batch.tokens, batch.mask, remove, op).probs[0]
+                delta[op] = float(probs[predicted] - after[predicted])
+    unknown = [tok for tok, i in zip(tokens, ids) if i == vocab.unk_id]
+    return Analysis(tokens, weights.tolist(), method, list(label_names), probs.tolist(), predicted, top,
+                    unknown, delta)
+
+
+def render_html(a: Analysis) -> str:
+    """The explorer's panel as HTML: heatmap, prediction, top token, and the removal effect."""
+    label = html.escape(str(a.label_names[a.predicted]))
+    legend = ("red supports the prediction, blue suppresses it" if a.signed else
+              "darker = larger weight (this method gives no sign)")
+    parts = [f"<div class='attnlab-explorer'><p><b>{html.escape(a.method)}</b> ({legend})</p>",
+             token_heatmap_html(a.tokens, a.weights, signed=a.signed),
+             f"<p>Prediction: <b>{label}</b> (p = {a.probs[a.predicted]:.3f}). "
+             f"Top token: <b>{html.escape(a.tokens[a.top])}</b>, weight {a.weights[a.top]:+.3f}: "
+             f"the explanation says it {a.claimed_polarity}.</p>"]
+    if a.delta:
+        rows = "".join(
+            f"<tr><td><code>{op}</code></td><td>{d:+.3f}</td><td>{'supports' if d > 0 else 'suppresses' if d < 0 else 'no effect'}</td>"
+            f"<td>{'<b>violation</b>' if a.violates[op] else 'consistent'}</td></tr>"
+            for op, d in a.delta.items())
+        parts.append("<table><tr><th>removal</th><th>ΔC = f(x)<sub>ŷ</sub> − f(x without top)<sub>ŷ</sub></th>"
+                     f"<th>removing it shows the token</th><th>violation test</th></tr>{rows}</table>")
+    else:
+        parts.append("<p>A one-token sentence: nothing can be removed.</p>")
+    if a.unknown:
+        parts.append(f"<p><i>Not in the model's vocabulary (read as &lt;unk&gt;): "
+                     f"{html.escape(', '.join(sorted(set(a.unknown))))}</i></p>")
+    return "".join(parts) + "</div>"
+
+
+class Explorer:
+    """ipywidgets front end: a sentence box with examples, a model and a method menu, and the panel.
+
+    ``models`` maps a display name to ``(model, vocab)`` or ``(model, vocab, label_names)``. The widget is
+    in ``.widget``; ``.panel.value`` holds the HTML currently shown.
+    """
+
+    def __init__(self, models: Mapping[str, tuple], examples: Sequence[str] = (), *,
+                 methods: Sequence[str] | None = None, method: str = "attention_x_gradient", registry=None):
+        import ipywidgets as w
+
+        if not models:
+            raise ValueError("pass at least one model: {name: (model, vocab)}")
+        self.models = dict(models)
+        self.registry = registry
+        methods = list(methods or (registry or METHODS))
+        examples = list(examples)
+        self.sentence = w.Combobox(value=examples[0] if examples else "", options=examples,
+                                   placeholder="type a sentence or pick an example", ensure_option=False,
+                                   description="sentence", layout=w.Layout(width="95%"))
+        self.model = w.Dropdown(options=list(self.models), description="model")
+        self.method = w.Dropdown(options=methods, value=method if method in methods else methods[0],
+                                 description="method")
+        self.panel = w.HTML()
+        for control in (self.sentence, self.model, self.method):
+            control.observe(lambda change: self.update(), names="value")
+        self.widget = w.VBox([self.sentence, w.HBox([self.model, self.method]), self.panel])
+        self.update()
+
+    def analysis(self) -> Analysis:
+        entry = self.models[self.model.value]
+        model, vocab = entry[0], entry[1]
+        labels = entry[2] if len(entry) > 2 else DEFAULT_LABELS
+        return analyse(model, vocab, self.sentence.value, self.method.value, label_names=labels,
+                       registry=self.registry)
+
+    def update(self) -> None:
+        """Recompute the panel for the current sentence, model and method."""
+        if not self.sentence.value.strip():
+            self.panel.value = "<p>Type a sentence.</p>"
+            return
+        try:
+            self.panel.value = render_html(self.analysis())
+        except (ValueError, KeyError) as error:
+            self.panel.value = f"<p style='color: #b00'>{html.escape(str(error))}</p>"
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
