@@ -99,7 +99,17 @@ def check_shortcut_experiment(r):
     assert 0.4 <= r["real_probe_accuracy"] <= 1
 
 
-CHECKS = {"01_attention_as_explanation": check_chapter1,
+def check_explorer(r):
+    from attnlab.explain import METHODS
+
+    assert r["explorer_bilstm_test_accuracy"] >= 0.55 and r["explorer_cnn_test_accuracy"] >= 0.55
+    assert r["explorer_n_methods"] == len(METHODS)  # the method menu offers every registered method
+    assert r["explorer_static_panels"] == 6  # 3 sentences x 2 methods rendered for the HTML book
+    assert 0 <= r["explorer_raw_attention_examples_violating"] <= 3
+
+
+CHECKS = {"explorer": check_explorer,
+          "01_attention_as_explanation": check_chapter1,
           "03_shortcut_experiment": check_shortcut_experiment,
           "02_combinatorial_shortcuts": check_theory_chapter,
           "05_faithfulness_violation_test": check_violation_chapter}
