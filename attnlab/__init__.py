@@ -20,6 +20,10 @@ module             holds
 ``viz``            token heatmaps and result plots
 ``results``        where chapters write their headline numbers, and the scorecard
 ``book``           small helpers for notebooks (glue that also works outside the book)
+``checks``         self-checks of the exercises: run a learner's function against the reference
+                   and say what is wrong; the capstone's check of a new explanation method
+``explorer``       the interactive explorer (ipywidgets): sentence, model, method -> heatmap,
+                   prediction, top token's polarity, removal effect
 =================  ==================================================================
 """
 
