@@ -191,3 +191,14 @@ def test_explanation_method_check_runs_the_violation_test_and_rejects_bad_interf
 
     with pytest.raises(checks.CheckFailed, match="changed the model's parameter"):
         checks.check_explanation_method(trains, model, data)
+
+
+def test_rollout():
+    from attnlab.multilayer import rollout_from
+
+    assert checks.check_rollout(rollout_from)
+    assert not checks.check_rollout(lambda maps: None)
+    with pytest.raises(checks.CheckFailed, match="order"):
+        checks.check_rollout(lambda maps: rollout_from(maps[::-1]))
+    with pytest.raises(checks.CheckFailed, match="residual"):
+        checks.check_rollout(lambda maps: rollout_from(maps, residual=False))
