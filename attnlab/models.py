@@ -361,7 +361,7 @@ class MaskClassifier(nn.Module):
                 weights = attention(weights, receivable)
         else:
             weights = attention
-        if self.config["selection"] == "soft" or attention is not None:
-            _check_attention(weights, receivable)
+        if self.config["selection"] == "soft" or isinstance(attention, torch.Tensor):
+            _check_attention(weights, receivable)  # (the training-time Gumbel relaxation sums to about 1 only)
         logits = self.predictor(embeddings, weights)
         return ClassifierOutput(logits, weights, embeddings, embeddings)

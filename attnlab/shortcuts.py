@@ -6,7 +6,7 @@ selections, ``(N, T)`` tensors summing to 1 over real tokens):
 * :func:`neutral_mass` — how much of the mask sits on tokens that carry no label information?
   (:func:`mean_by_group` splits it by label or by input case.)
 * :func:`mask_only_probe` — can a small classifier predict the label from the mask *alone*, on held-out
-  data? If so, the mask itself is a code for the label.
+  data? If so, the mask itself is a code for the label (:func:`train_mask_probe` gives the classifier).
 * :func:`rationale_precision_recall` — does the top of the mask hit the planted rationale?
 * :func:`posthoc_accuracy` — does the *content* the mask selects determine the label for an independent
   evaluator that was trained on random masks (and so cannot have learned the code)? Compared with the
@@ -59,31 +59,53 @@ def rationale_precision_recall(attention: torch.Tensor, rationale: torch.Tensor,
     return float(precision[has].mean()), float(recall[has].mean())
 
 
-def mask_only_probe(train_masks: torch.Tensor, train_labels: torch.Tensor, test_masks: torch.Tensor,
-                    test_labels: torch.Tensor, *, hidden: int = 64, steps: int = 300, seed: int = 0) -> float:
-    """Held-out accuracy of a small MLP that predicts the label from the mask alone.
+def train_mask_probe(masks: torch.Tensor, labels: torch.Tensor, *, width: int | None = None, hidden: int = 64,
+                     steps: int = 300, seed: int = 0):
+    """Train a small MLP that predicts the label from a mask alone; returns ``probs(masks) -> (N, C)``.
 
-    The probe sees the mask as a vector over positions (padded to a common length) and nothing about
-    the tokens. Chance level is the majority-class share; a probe far above it means the mask encodes
-    the label by where it points.
+    The probe sees the mask as a vector over positions (zero-padded to ``width``) and nothing about the
+    tokens. Used by :func:`mask_only_probe` (is the mask a code?) and by instance weighting
+    (:mod:`attnlab.mitigations`, which needs P(y | m)).
     """
-    if len(train_masks) != len(train_labels) or len(test_masks) != len(test_labels):
-        raise ValueError("masks and labels differ in number")
-    width = max(train_masks.shape[1], test_masks.shape[1])
+    if len(masks) != len(labels):
+        raise ValueError(f"{len(masks)} masks but {len(labels)} labels")
+    width = masks.shape[1] if width is None else width
+    if masks.shape[1] > width:
+        raise ValueError(f"masks are {masks.shape[1]} positions wide, more than width={width}")
     pad = lambda m: nn.functional.pad(m.detach().float(), (0, width - m.shape[1]))  # noqa: E731
-    x_train, x_test = pad(train_masks), pad(test_masks)
-    n_classes = int(max(train_labels.max(), test_labels.max())) + 1
+    x = pad(masks)
+    n_classes = int(labels.max()) + 1
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     probe = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, n_classes))
     optimiser = torch.optim.Adam(probe.parameters(), lr=1e-2)
     for _ in range(steps):
-        idx = torch.randint(len(x_train), (min(512, len(x_train)),), generator=gen)
+        idx = torch.randint(len(x), (min(512, len(x)),), generator=gen)
         optimiser.zero_grad()
-        nn.functional.cross_entropy(probe(x_train[idx]), train_labels[idx]).backward()
+        nn.functional.cross_entropy(probe(x[idx]), labels[idx]).backward()
         optimiser.step()
-    with torch.no_grad():
-        return float((probe(x_test).argmax(-1) == test_labels).float().mean())
+
+    @torch.no_grad()
+    def probs(new_masks: torch.Tensor) -> torch.Tensor:
+        if new_masks.shape[1] > width:
+            raise ValueError(f"masks are {new_masks.shape[1]} positions wide; the probe was trained on {width}")
+        return probe(pad(new_masks)).softmax(-1)
+
+    return probs
+
+
+def mask_only_probe(train_masks: torch.Tensor, train_labels: torch.Tensor, test_masks: torch.Tensor,
+                    test_labels: torch.Tensor, *, hidden: int = 64, steps: int = 300, seed: int = 0) -> float:
+    """Held-out accuracy of a small MLP that predicts the label from the mask alone.
+
+    Chance level is the majority-class share; a probe far above it means the mask encodes the label
+    by where it points.
+    """
+    if len(test_masks) != len(test_labels):
+        raise ValueError(f"{len(test_masks)} test masks but {len(test_labels)} test labels")
+    width = max(train_masks.shape[1], test_masks.shape[1])
+    probs = train_mask_probe(train_masks, train_labels, width=width, hidden=hidden, steps=steps, seed=seed)
+    return float((probs(test_masks).argmax(-1) == test_labels).float().mean())
 
 
 def uniform_over(selected: torch.Tensor) -> torch.Tensor:
@@ -110,3 +132,20 @@ def posthoc_accuracy(evaluator, tokens: torch.Tensor, mask: torch.Tensor, attent
     selected = uniform_over(top_k_mask(attention, mask, k))
     logits = evaluator(tokens, mask, attention=selected).logits
     return float((logits.argmax(-1) == labels).float().mean())
+
+
+@torch.no_grad()
+def blackbox_posthoc_accuracy(black_box, tokens: torch.Tensor, mask: torch.Tensor, attention: torch.Tensor,
+                              k: int) -> float:
+    """L2X's post-hoc accuracy: how often the ``black_box``, fed only the top-k positions of ``attention``,
+    predicts the same class as on the full input.
+
+    The other tokens are deleted (order kept) rather than replaced by padding, which for the kit's
+    models is the same as never having seen them.
+    """
+    from .models import slice_out
+
+    black_box.eval()
+    full = black_box(tokens, mask).logits.argmax(-1)
+    reduced = black_box(*slice_out(tokens, top_k_mask(attention, mask, k))).logits.argmax(-1)
+    return float((full == reduced).float().mean())

@@ -32,7 +32,6 @@ import torch
 from .data import Batch, TextDataset, Vocab
 
 NEUTRAL_TOKENS = ("A", "B", "C", "D")
-KEY_TOKENS = ("X", "Y")
 LABEL_RULES = {
     "keyword": lambda x, y: x,
     "or": lambda x, y: x | y,
@@ -64,18 +63,31 @@ class ShortcutTask:
                             self.case[idx.numpy()], self.rule)
 
 
-def shortcut_vocab(filler_types: int = 50, neutral=NEUTRAL_TOKENS) -> Vocab:
-    return Vocab.build([], extra=[*neutral, *KEY_TOKENS, *(f"f{i}" for i in range(filler_types))])
+def key_names(key_types: int = 1) -> tuple[list[str], list[str]]:
+    """The spellings of the X keys and the Y keys: ``X``/``Y``, or ``X0..X{n-1}``/``Y0..`` for several types."""
+    if key_types < 1:
+        raise ValueError(f"key_types must be >= 1, got {key_types}")
+    if key_types == 1:
+        return ["X"], ["Y"]
+    return [f"X{i}" for i in range(key_types)], [f"Y{i}" for i in range(key_types)]
+
+
+def shortcut_vocab(filler_types: int = 50, neutral=NEUTRAL_TOKENS, key_types: int = 1) -> Vocab:
+    x_names, y_names = key_names(key_types)
+    return Vocab.build([], extra=[*neutral, *x_names, *y_names, *(f"f{i}" for i in range(filler_types))])
 
 
 def make_shortcut_task(n: int, rule: str = "xor", *, cases=CASES, n_filler: int = 12,
-                       filler_types: int = 50, neutral=NEUTRAL_TOKENS, seed: int = 0) -> ShortcutTask:
+                       filler_types: int = 50, neutral=NEUTRAL_TOKENS, key_types: int = 1,
+                       seed: int = 0) -> ShortcutTask:
     """Generate ``n`` sequences ``neutral + filler`` with keys planted, labelled by ``rule``.
 
     ``cases`` lists which key combinations occur ("none", "X only", "Y only", "both"), each equally
     often; e.g. ``cases=("X only", "Y only")`` makes every sequence hold exactly one key. Each key that
     is present replaces one filler token at a random position, so all sequences have the same length;
-    the neutral tokens always sit at the first positions.
+    the neutral tokens always sit at the first positions. With ``key_types > 1`` each planted X is one of
+    ``X0 … X{key_types-1}`` (and each Y one of ``Y0 …``), drawn uniformly: more, rarer keys make the
+    honest route slower to learn.
     """
     if rule not in LABEL_RULES:
         raise ValueError(f"unknown label rule {rule!r}; choose one of {sorted(LABEL_RULES)}")
@@ -83,7 +95,7 @@ def make_shortcut_task(n: int, rule: str = "xor", *, cases=CASES, n_filler: int 
         raise ValueError("need n >= 1, n_filler >= 2 (room for both keys) and filler_types >= 1")
     if not cases or any(c not in CASES for c in cases):
         raise ValueError(f"cases must be a non-empty selection of {CASES}, got {cases}")
-    vocab = shortcut_vocab(filler_types, neutral)
+    vocab = shortcut_vocab(filler_types, neutral, key_types)
     rng = np.random.default_rng(seed)
     n_neutral = len(neutral)
     length = n_neutral + n_filler
@@ -95,13 +107,14 @@ def make_shortcut_task(n: int, rule: str = "xor", *, cases=CASES, n_filler: int 
     has_x = (case == "X only") | (case == "both")
     has_y = (case == "Y only") | (case == "both")
     rationale = np.zeros((n, length), dtype=bool)
-    x_id, y_id = vocab.encode(list(KEY_TOKENS))
+    x_names, y_names = key_names(key_types)
+    x_ids, y_ids = np.array(vocab.encode(x_names)), np.array(vocab.encode(y_names))
     for i in range(n):  # generation only: two positions per sequence
         slots = n_neutral + rng.choice(n_filler, size=2, replace=False)
         if has_x[i]:
-            tokens[i, slots[0]], rationale[i, slots[0]] = x_id, True
+            tokens[i, slots[0]], rationale[i, slots[0]] = x_ids[rng.integers(key_types)] if key_types > 1 else x_ids[0], True
         if has_y[i]:
-            tokens[i, slots[1]], rationale[i, slots[1]] = y_id, True
+            tokens[i, slots[1]], rationale[i, slots[1]] = y_ids[rng.integers(key_types)] if key_types > 1 else y_ids[0], True
     labels = LABEL_RULES[rule](has_x, has_y).astype(np.int64)
     neutral_pos = np.zeros((n, length), dtype=bool)
     neutral_pos[:, :n_neutral] = True

@@ -53,7 +53,7 @@ class History:
 def fit(model: nn.Module, train: Batch, dev: Batch | None = None, *, epochs: int = 10,
         batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 0.0, patience: int = 2,
         seed: int = 0, max_steps: int | None = None, progress: bool = True,
-        forward_kwargs: dict | None = None) -> History:
+        forward_kwargs: dict | None = None, loss_weights=None) -> History:
     """Train ``model`` on ``train``; early-stop on ``dev`` accuracy and restore the best weights.
 
     ``seed`` fixes the batch order and dropout; the initial weights are fixed by the random state when
@@ -61,6 +61,11 @@ def fit(model: nn.Module, train: Batch, dev: Batch | None = None, *, epochs: int
 
     ``forward_kwargs`` are passed to every forward call (e.g. ``attention=`` for a model trained
     with a fixed or random attention). ``max_steps`` caps the number of updates (smoke runs).
+
+    ``loss_weights``, if given, is called as ``loss_weights(batch, output)`` on every training mini-batch
+    (``output`` is the model's :class:`~attnlab.models.ClassifierOutput`) and returns one non-negative
+    weight per example; the loss is then the weighted mean (instance weighting, see
+    :mod:`attnlab.mitigations`).
     """
     if train.labels is None or (dev is not None and dev.labels is None):
         raise ValueError("fit needs labelled batches (Batch.labels is None)")
@@ -70,7 +75,7 @@ def fit(model: nn.Module, train: Batch, dev: Batch | None = None, *, epochs: int
     forward_kwargs = forward_kwargs or {}
     params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = nn.CrossEntropyLoss(reduction="none")
     history = History()
     best_state, best_acc, stale, step = None, -1.0, 0, 0
     for epoch in range(1, epochs + 1):
@@ -79,7 +84,13 @@ def fit(model: nn.Module, train: Batch, dev: Batch | None = None, *, epochs: int
         batches = list(train.batches(batch_size, shuffle=True, seed=seed * 1000 + epoch))
         for batch in tqdm(batches, desc=f"epoch {epoch}/{epochs}", leave=False, disable=not progress):
             optimiser.zero_grad()
-            loss = loss_fn(model(batch.tokens, batch.mask, **forward_kwargs).logits, batch.labels)
+            output = model(batch.tokens, batch.mask, **forward_kwargs)
+            losses = loss_fn(output.logits, batch.labels)
+            if loss_weights is None:
+                loss = losses.mean()
+            else:
+                weights = _checked_weights(loss_weights(batch, output), len(batch))
+                loss = (weights * losses).sum() / weights.sum().clamp_min(1e-12)
             loss.backward()
             optimiser.step()
             total_loss += loss.item() * len(batch)
@@ -103,6 +114,15 @@ def fit(model: nn.Module, train: Batch, dev: Batch | None = None, *, epochs: int
         history.best_dev_accuracy = best_acc
     model.eval()
     return history
+
+
+def _checked_weights(weights, n: int) -> torch.Tensor:
+    weights = torch.as_tensor(weights, dtype=torch.float32).detach()
+    if weights.shape != (n,):
+        raise ValueError(f"loss_weights returned shape {tuple(weights.shape)}, expected ({n},): one weight per example of the batch")
+    if not bool(torch.isfinite(weights).all()) or bool((weights < 0).any()):
+        raise ValueError("loss weights must be finite and non-negative")
+    return weights
 
 
 @torch.no_grad()

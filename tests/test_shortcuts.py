@@ -91,7 +91,7 @@ def test_mask_only_probe_detects_a_code_and_not_noise():
     assert mask_only_probe(code[:400], labels[:400], code[400:], labels[400:]) == 1.0
     noise = torch.rand(600, 6, generator=gen).softmax(1)
     assert mask_only_probe(noise[:400], labels[:400], noise[400:], labels[400:]) < 0.65
-    with pytest.raises(ValueError, match="differ in number"):
+    with pytest.raises(ValueError, match="10 masks but 9 labels"):
         mask_only_probe(code[:10], labels[:9], code, labels)
 
 
