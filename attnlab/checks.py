@@ -695,3 +695,101 @@ def _rollout_summed_heads(maps: list) -> torch.Tensor:
         a = a / a.sum(-1, keepdim=True)
         result = a if result is None else a @ result
     return result
+
+
+# --------------------------------------------------------------------------------------------------
+# Chapters 3 and 4: measuring a shortcut, instance weights
+# --------------------------------------------------------------------------------------------------
+
+
+def check_rationale_precision(fn: Callable) -> Outcome:
+    """Check ``fn(attention, rationale, mask, k) -> float``: precision@k of the mask against the planted
+    rationale, averaged over the sequences that have a rationale."""
+    from .shortcuts import rationale_precision_recall
+
+    check = "check_rationale_precision"
+
+    def case(seed: int, lengths: Sequence[int], k: int):
+        gen = torch.Generator().manual_seed(seed)
+        batch = _random_batch(seed, lengths)
+        scores = torch.randn(batch.tokens.shape, generator=gen) * 3
+        attention = masked_softmax(scores, batch.mask)
+        rationale = (torch.rand(batch.tokens.shape, generator=gen) < 0.3) & batch.mask
+        rationale[0] = False  # a sequence without rationale: it must not count
+        attention[1, batch.mask[1]] = 0.0  # padding-like trap: make padding the largest "score" below
+        attention[1, 0] = 1.0
+        return attention, rationale, batch.mask, k
+
+    def reference(attention, rationale, mask, k):
+        return rationale_precision_recall(attention, rationale, mask, k)[0]
+
+    def all_rows(attention, rationale, mask, k):  # mistake: sequences without a rationale count as 0
+        from .shortcuts import top_k_mask
+        top = top_k_mask(attention, mask, k)
+        return float(((top & rationale).sum(1).float() / top.sum(1).clamp_min(1)).mean())
+
+    def recall(attention, rationale, mask, k):  # mistake: divides by the rationale size
+        return rationale_precision_recall(attention, rationale, mask, k)[1]
+
+    def with_padding(attention, rationale, mask, k):  # mistake: top-k taken over padding too
+        top = torch.zeros_like(mask).scatter(1, attention.topk(min(k, attention.shape[1]), dim=1).indices, True)
+        has = rationale.any(1)
+        return float(((top & rationale).sum(1).float() / k)[has].mean())
+
+    def body() -> int:
+        cases = [case(1, [6, 5, 8, 3, 7, 2], 2), case(2, [9, 4, 6, 6, 3, 8, 5], 3), case(3, [4, 4, 4, 4], 1)]
+        got = [float(_attempt(check, fn, *(c[0].clone(), c[1].clone(), c[2].clone(), c[3]))) for c in cases]
+        expected = [reference(*c) for c in cases]
+        mistakes = [
+            ("sequences without a rationale: you averaged over every sequence; average only over those that "
+             "have a planted rationale (there is nothing to find in the others)", [all_rows(*c) for c in cases]),
+            ("normalisation: you divided the hits by the size of the rationale — that is recall@k; "
+             "precision@k divides by the k selected positions", [recall(*c) for c in cases]),
+            ("padding: your top k includes padding positions; rank only the real tokens (set padding to "
+             "-inf before topk)", [with_padding(*c) for c in cases]),
+        ]
+        _compare(check, got, expected, mistakes, lambda i: f"case {i} (k = {cases[i][3]})", atol=1e-6)
+        return len(cases)
+
+    return _run(check, body)
+
+
+def check_instance_weights(fn: Callable) -> Outcome:
+    """Check ``fn(prior, p_label_given_mask, labels, clip) -> (N,)``: w = P(y) / max(P̂(y | m), clip),
+    normalised to mean 1 (the instance weights of chapter 4)."""
+    from .mitigations import inverse_propensity_weights
+
+    check = "check_instance_weights"
+
+    def case(seed: int, n: int, prior):
+        gen = torch.Generator().manual_seed(seed)
+        labels = torch.multinomial(torch.tensor(prior), n, replacement=True, generator=gen)
+        p = torch.rand(n, generator=gen) * 0.98 + 0.01
+        p[0] = 0.001  # below any sensible clip
+        return torch.tensor(prior), p, labels, 0.05
+
+    def unnormalised(prior, p, labels, clip):
+        return prior[labels] / p.clamp_min(clip)
+
+    def body() -> int:
+        cases = [case(1, 12, [0.5, 0.5]), case(2, 20, [0.75, 0.25]), case(3, 15, [0.2, 0.3, 0.5])]
+        got = []
+        for c in cases:
+            value = _attempt(check, fn, c[0].clone(), c[1].clone(), c[2].clone(), c[3])
+            got.append(_as_tensor(check, value, c[2].shape, "the weights"))
+        expected = [inverse_propensity_weights(*c) for c in cases]
+        norm = lambda w: w / w.mean()  # noqa: E731
+        mistakes = [
+            ("inverted: you computed P(y | m) / P(y); examples whose mask makes their label *likely* must get "
+             "*small* weights: w = P(y) / P(y | m)", [norm(c[1].clamp_min(c[3]) / c[0][c[2]]) for c in cases]),
+            ("normalisation: your weights do not average to 1; divide by their mean",
+             [unnormalised(*c) for c in cases]),
+            ("clip: a tiny P̂(y | m) gives a huge weight; clip the probability from below "
+             "(p.clamp_min(clip)) before dividing", [norm(c[0][c[2]] / c[1]) for c in cases]),
+            ("prior: you used a uniform prior; use the label shares P(y) of the training data",
+             [norm(torch.full_like(c[1], 1 / len(c[0])) / c[1].clamp_min(c[3])) for c in cases]),
+        ]
+        _compare(check, got, expected, mistakes, lambda i: f"case {i} ({len(cases[i][0])} classes)", atol=1e-5)
+        return len(cases)
+
+    return _run(check, body)

@@ -202,3 +202,35 @@ def test_rollout():
         checks.check_rollout(lambda maps: rollout_from(maps[::-1]))
     with pytest.raises(checks.CheckFailed, match="residual"):
         checks.check_rollout(lambda maps: rollout_from(maps, residual=False))
+
+
+def test_rationale_precision():
+    from attnlab.shortcuts import rationale_precision_recall, top_k_mask
+
+    assert checks.check_rationale_precision(lambda a, r, m, k: rationale_precision_recall(a, r, m, k)[0])
+    assert not checks.check_rationale_precision(lambda a, r, m, k: None)
+
+    def every_sequence(a, r, m, k):
+        return float(((top_k_mask(a, m, k) & r).sum(1).float() / k).mean())
+
+    with pytest.raises(checks.CheckFailed, match="sequences without a rationale"):
+        checks.check_rationale_precision(every_sequence)
+    with pytest.raises(checks.CheckFailed, match="recall@k"):
+        checks.check_rationale_precision(lambda a, r, m, k: rationale_precision_recall(a, r, m, k)[1])
+
+
+def test_instance_weights():
+    from attnlab.mitigations import inverse_propensity_weights
+
+    assert checks.check_instance_weights(inverse_propensity_weights)
+    assert not checks.check_instance_weights(lambda prior, p, y, clip: None)
+
+    def normalised(w):
+        return w / w.mean()
+
+    with pytest.raises(checks.CheckFailed, match="inverted"):
+        checks.check_instance_weights(lambda prior, p, y, clip: normalised(p.clamp_min(clip) / prior[y]))
+    with pytest.raises(checks.CheckFailed, match="normalisation"):
+        checks.check_instance_weights(lambda prior, p, y, clip: prior[y] / p.clamp_min(clip))
+    with pytest.raises(checks.CheckFailed, match="clip"):
+        checks.check_instance_weights(lambda prior, p, y, clip: normalised(prior[y] / p))

@@ -115,7 +115,7 @@ def test_chapter_closes_with_takeaways_exercises_and_references(path):
 
 # Chapters whose exercises are still a prose list (their authors convert them): remove the entry when done;
 # the strict xfail fails as soon as a listed chapter passes, so the list cannot go stale.
-EXERCISES_NOT_YET_CONVERTED = {"03_shortcut_experiment.ipynb": "exercises still a numbered list (lead converts)"}
+EXERCISES_NOT_YET_CONVERTED: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(
