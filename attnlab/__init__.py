@@ -14,6 +14,11 @@ module             holds
 ``explain``        explanation methods behind one signature, and their registry by name
 ``faithfulness``   the faithfulness violation test, comprehensiveness, sufficiency, AUC-TP,
                    decision flips, rank correlation
+``transformer``    Transformer encoders: the kit's own small one and a wrapped Hugging Face
+                   encoder (MiniLM offline), both returning every layer's attention;
+                   interventions (uniform, permuted, frozen) via AttentionInterface
+``multilayer``     multi-layer explanation methods: raw attention, AttGrad per layer,
+                   rollout, GenAtt (plus input x gradient, IG, random), and their registry
 ``synthetic``      the shortcut lab: sequences with planted rationales and neutral tokens
 ``shortcuts``      shortcut measurements: neutral mass, mask-only probe, rationale precision,
                    post-hoc accuracy under an independent evaluator

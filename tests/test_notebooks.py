@@ -108,11 +108,33 @@ def check_explorer(r):
     assert 0 <= r["explorer_raw_attention_examples_violating"] <= 3
 
 
+def check_transformer_chapter(r):
+    from attnlab.multilayer import MULTILAYER_METHODS
+
+    assert r["depth_n_seeds"] == 1  # smoke mode
+    for depth in (1, 2, 4, 6):
+        assert 0.3 <= r[f"depth_{depth}_test_accuracy"] <= 1
+        for name in MULTILAYER_METHODS:
+            assert 0 <= r[f"depth_{depth}_violation_{name}"] <= 1
+    # with one layer, AttGrad differentiates the attention that pools the sentence: far below random
+    assert r["depth_1_violation_attention_x_gradient"] < r["depth_1_violation_random"] - 0.15
+    for name in MULTILAYER_METHODS:
+        assert 0 <= r[f"minilm_violation_{name}"] <= 1
+        assert f"minilm_comprehensiveness_{name}" in r and f"minilm_sufficiency_{name}" in r
+    assert r["minilm_violation_attention_x_gradient"] < r["minilm_violation_random"]
+    # the pretrained encoder sends much of its attention to [CLS]/[SEP] (empty or misplaced maps fail here)
+    assert 0.2 < r["minilm_special_token_attention_share"] < 1
+    assert 0 < r["minilm_punctuation_attention_share"] < 0.5
+    assert r["minilm_uniform_intervention_max_deviation"] < 1e-5, "the intervention did not reach every layer"
+    assert 0 <= r["minilm_test_accuracy"] <= 1 and r["minilm_n_train"] > 0
+
+
 CHECKS = {"explorer": check_explorer,
           "01_attention_as_explanation": check_chapter1,
           "03_shortcut_experiment": check_shortcut_experiment,
           "02_combinatorial_shortcuts": check_theory_chapter,
-          "05_faithfulness_violation_test": check_violation_chapter}
+          "05_faithfulness_violation_test": check_violation_chapter,
+          "06_transformers": check_transformer_chapter}
 
 
 @pytest.fixture(scope="session")
