@@ -262,3 +262,19 @@ def test_slice_out_is_the_shared_operator():
     tokens = torch.tensor([[5, 6, 7]])
     keep = torch.tensor([[True, False, True]])
     assert slice_out(tokens, keep)[0].tolist() == [[5, 7]]
+
+
+def test_input_x_gradient_on_bert_word_vectors_is_minus_the_position_and_segment_part(minilm):
+    """The chapter's explanation of why input ⊙ gradient fails on MiniLM: the embedding LayerNorm is
+    scale-invariant, so e · ∇e f = −(p + s) · ∇z f exactly (up to LayerNorm's epsilon)."""
+    model, batch = minilm
+    target = model(batch.tokens, batch.mask).logits.argmax(-1)
+    ixg = explain_multilayer("input_x_gradient", model, batch, target=target)
+    e = model.embed(batch.tokens).detach().requires_grad_(True)
+    prob = model(batch.tokens, batch.mask, inputs_embeds=e).probs.gather(1, target[:, None]).sum()
+    (grad,) = torch.autograd.grad(prob, e)
+    embeddings = model.model.bert.embeddings
+    T = batch.tokens.shape[1]
+    other = embeddings.position_embeddings.weight[1:T + 1] + embeddings.token_type_embeddings.weight[0]
+    expected = -(other.detach() * grad).sum(-1) * batch.mask
+    assert torch.allclose(ixg, expected, atol=1e-6, rtol=1e-3)
