@@ -99,6 +99,24 @@ def check_shortcut_experiment(r):
     assert 0.4 <= r["real_probe_accuracy"] <= 1
 
 
+def check_mitigations_chapter(r):
+    assert r["n_seeds"] == 2 and r["explainer_n_seeds"] == 1  # smoke mode
+    assert r["joint_accuracy"] >= 0.95 and r["random_pretraining_accuracy"] >= 0.95
+    assert r["joint_seeds_coding"] >= 1, "joint training was expected to code in the majority-class lab"
+    # random pretraining removes the code in every seed where joint training coded
+    assert r["random_pretraining_neutral_mass"] < 0.05 and r["random_pretraining_rationale_precision"] > 0.95
+    assert r["random_pretraining_probe_accuracy"] <= r["majority_share"] + 0.02
+    assert r["random_pretraining_seeds_improved"] == r["joint_seeds_coding"]
+    assert r["exploration_only_neutral_mass"] >= 0.3, "exploration without the weights should not remove the code"
+    # no honest route (XOR, linear head): taking the code away costs accuracy
+    assert r["xor_random_pretraining_accuracy"] < 0.8
+    assert r["black_box_accuracy"] > 0.6
+    for variant in ("joint", "random_pretraining", "instance_weighting"):
+        for k in (5, 10):
+            assert 0.5 <= r[f"{variant}_posthoc_accuracy_k{k}"] <= 1
+        assert 0 <= r[f"{variant}_neutral_mass"] <= 1 and 0 <= r[f"{variant}_probe_accuracy"] <= 1
+
+
 def check_explorer(r):
     from attnlab.explain import METHODS
 
@@ -132,6 +150,7 @@ def check_transformer_chapter(r):
 CHECKS = {"explorer": check_explorer,
           "01_attention_as_explanation": check_chapter1,
           "03_shortcut_experiment": check_shortcut_experiment,
+          "04_mitigations": check_mitigations_chapter,
           "02_combinatorial_shortcuts": check_theory_chapter,
           "05_faithfulness_violation_test": check_violation_chapter,
           "06_transformers": check_transformer_chapter}
