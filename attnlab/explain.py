@@ -119,12 +119,14 @@ def leave_one_out(model, tokens, mask, target, operator: str = "slice_out", chun
 
     B, T = tokens.shape
     rows, cols = torch.nonzero(mask & (mask.sum(1, keepdim=True) > 1), as_tuple=True)
+    drops = torch.zeros(B, T)
+    if len(rows) == 0:  # only one-token sentences: nothing can be removed
+        return drops
     remove = torch.zeros(len(rows), T, dtype=torch.bool)
     remove[torch.arange(len(rows)), cols] = True
     with torch.no_grad():
         full = _target_prob(model(tokens, mask), target)
     removed = probs_after_removal(model, tokens[rows], mask[rows], remove, operator, chunk_size)
-    drops = torch.zeros(B, T)
     drops[rows, cols] = full[rows] - removed.gather(1, target[rows, None]).squeeze(1)
     return drops
 

@@ -126,3 +126,14 @@ def test_random_baseline_does_not_depend_on_batching(batch):
         n = int(batch.lengths[i])
         assert torch.equal(explain("random", model, batch[i])[0, :n], together[i, :n])
     assert together[batch.mask].abs().max() <= 1 and together[batch.mask].std() > 0.2
+
+
+def test_leave_one_out_of_one_token_sentences_is_zero():
+    """Regression: a batch in which no sentence can lose a token gave an AttributeError."""
+    from attnlab.data import Batch
+    from attnlab.models import AttentionClassifier
+
+    torch.manual_seed(0)
+    model = AttentionClassifier(20, 2, embed_dim=8, hidden_dim=6).eval()
+    batch = Batch.from_ids([[3], [5], [7]])
+    assert torch.equal(explain("leave_one_out", model, batch), torch.zeros(3, 1))
