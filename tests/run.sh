@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up the environment and run the tests: unit tests of attnlab, repository checks, and every
-# notebook of _toc.yml executed by papermill in smoke mode. Extra arguments go to pytest.
+# notebook of _toc.yml executed by papermill in smoke mode. Extra arguments go to pytest; when they name
+# test files or folders, only those run (e.g. `bash tests/run.sh tests/test_data.py`).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -8,4 +9,8 @@ bash book/setup_env.sh
 venv="${ATTNLAB_VENV:-$root/.venv}"
 export TQDM_DISABLE=1
 export JUPYTER_PREFER_ENV_PATH=1
-exec "$venv/bin/python" -m pytest tests "$@"
+targets=(tests)
+for arg in "$@"; do
+  if [ -e "${arg%%::*}" ]; then targets=(); break; fi
+done
+exec "$venv/bin/python" -m pytest ${targets[@]+"${targets[@]}"} "$@"
