@@ -77,7 +77,10 @@ def built(path: Path, command: str) -> Path:
     return path
 
 
-SOLUTION_MARKERS = ("tag_solution", "dropdown solution")
+# How solutions look in the built HTML: code cells tagged `solution`, and the collapsed Solution boxes.
+# (The instructor guide *documents* the markup, ":class: dropdown solution", in a code block; that is
+# not a solution, so the markers are the rendered HTML classes, not the source text.)
+SOLUTION_MARKERS = ("tag_solution", 'class="dropdown solution admonition"')
 CHAPTER_PAGES = ["01_attention_as_explanation", "02_combinatorial_shortcuts", "05_faithfulness_violation_test"]
 
 
