@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Callable, Sequence, Union
 
 import torch
 from torch import nn
@@ -309,12 +309,21 @@ class MaskClassifier(nn.Module):
     ``head="linear"`` cannot compute XOR-like rules from pooled content, ``"mlp"`` can. External masks
     (``attention=``) are how mitigations train the predictor on random masks. ``embeddings`` (e.g.
     GloVe) initialise both the selector's and the predictor's embedding tables.
+
+    ``selector_only_ids`` are token ids the selector reads but the mask may never select, so the
+    predictor never sees them: a hint given to the selector alone (chapter 3 tells it the answer, the
+    limit case of a selector that knows more than the words it can pass on).
     """
 
     def __init__(self, vocab_size: int, n_classes: int = 2, *, selection: str = "soft", k: int = 1,
                  tau: float = 0.5, head: str = "linear", embed_dim: int = 32, hidden_dim: int = 32,
-                 mlp_hidden: int = 32, embeddings: torch.Tensor | None = None):
+                 mlp_hidden: int = 32, embeddings: torch.Tensor | None = None,
+                 selector_only_ids: Sequence[int] = ()):
         super().__init__()
+        selector_only_ids = [int(i) for i in selector_only_ids]
+        if any(not 0 < i < vocab_size for i in selector_only_ids):
+            raise ValueError(f"selector_only_ids must be token ids in 1..{vocab_size - 1} (0 is padding), "
+                             f"got {selector_only_ids}")
         if embeddings is not None and tuple(embeddings.shape) != (vocab_size, embed_dim):
             raise ValueError(f"embeddings have shape {tuple(embeddings.shape)}, expected ({vocab_size}, {embed_dim})")
         if selection not in ("soft", "hard"):
@@ -324,7 +333,9 @@ class MaskClassifier(nn.Module):
         if k < 1 or tau <= 0:
             raise ValueError(f"need k >= 1 and tau > 0, got k={k}, tau={tau}")
         self.config = dict(vocab_size=vocab_size, n_classes=n_classes, selection=selection, k=k, tau=tau,
-                           head=head, embed_dim=embed_dim, hidden_dim=hidden_dim, mlp_hidden=mlp_hidden)
+                           head=head, embed_dim=embed_dim, hidden_dim=hidden_dim, mlp_hidden=mlp_hidden,
+                           selector_only_ids=tuple(selector_only_ids))
+        self.register_buffer("selector_only", torch.tensor(selector_only_ids, dtype=torch.long), persistent=False)
         self.selector = _Selector(vocab_size, embed_dim, hidden_dim)
         self.predictor = _Predictor(vocab_size, embed_dim, n_classes, head, mlp_hidden)
         if embeddings is not None:  # e.g. GloVe, as the starting point of both embedding tables
@@ -334,9 +345,16 @@ class MaskClassifier(nn.Module):
     def embed(self, tokens):
         return self.predictor.embedding(tokens)
 
+    def receivable(self, tokens, mask, attend_mask=None) -> torch.Tensor:
+        """Positions the mask may select: real tokens, minus ``attend_mask`` exclusions and hint tokens."""
+        receivable = mask if attend_mask is None else mask & attend_mask
+        if len(self.selector_only):
+            receivable = receivable & ~torch.isin(tokens, self.selector_only)
+        return receivable
+
     def mask_of(self, tokens, mask, attend_mask=None) -> torch.Tensor:
         """The selector's mask (B, T), summing to 1 over receivable positions."""
-        receivable = mask if attend_mask is None else mask & attend_mask
+        receivable = self.receivable(tokens, mask, attend_mask)
         scores = self.selector(tokens, mask)
         if self.config["selection"] == "soft":
             return masked_softmax(scores, receivable)
@@ -354,7 +372,7 @@ class MaskClassifier(nn.Module):
                 attend_mask=None) -> ClassifierOutput:
         check_padded(tokens, mask)
         embeddings = self.embed(tokens) if inputs_embeds is None else inputs_embeds
-        receivable = mask if attend_mask is None else mask & attend_mask
+        receivable = self.receivable(tokens, mask, attend_mask)
         if attention is None or callable(attention):
             weights = self.mask_of(tokens, mask, attend_mask)
             if callable(attention):

@@ -99,6 +99,11 @@ SCORECARD_ROWS: list[tuple[str, str, str, float | None, str]] = [
     ("03_shortcut_experiment", "real_neutral_mass",
      "Movie sentences with neutral prefix: attention mass on the neutral tokens", None,
      "No paper number; the kit's pilots found little on short sentences."),
+    ("03_shortcut_experiment", "real_hint_neutral_mass",
+     "Same sentences, the selector told the answer by a hint token it alone reads: attention mass on "
+     "the neutral tokens", None,
+     "The kit's own setting (no paper number): does a selector that knows more than the words it can "
+     "pass on code it?"),
     ("04_mitigations", "joint_neutral_mass",
      "Which-key lab with a majority class (hard top-1 selector): share of inputs whose selection is a "
      "neutral token, joint training", None,

@@ -19,7 +19,8 @@ xor         exactly one of X, Y          no: XOR is not linearly separable
 
 With an MLP head every rule has an honest route (attend to the keys and let the MLP combine them).
 
-The module also puts neutral tokens in front of real sentences (:func:`with_neutral_prefix`).
+The module also puts neutral tokens in front of real sentences (:func:`with_neutral_prefix`) and can
+give a selector the answer as a hint token that only the selector reads (:func:`with_answer_hint`).
 """
 
 from __future__ import annotations
@@ -130,5 +131,26 @@ def with_neutral_prefix(dataset: TextDataset, prefix=("<a>", "<b>", "<c>", "<d>"
     return TextDataset(
         texts=[" ".join(prefix) + " " + t for t in dataset.texts],
         tokens=[list(prefix) + toks for toks in dataset.tokens],
+        labels=dataset.labels, label_names=dataset.label_names, ratings=dataset.ratings,
+    )
+
+
+def hint_tokens(label_names) -> list[str]:
+    """The hint token of every class, in label order (``<hint:positive>`` for class "positive")."""
+    return [f"<hint:{name}>" for name in label_names]
+
+
+def with_answer_hint(dataset: TextDataset) -> TextDataset:
+    """The same sentences with a first token that names their label (e.g. ``<hint:positive>``).
+
+    Meant for a :class:`~attnlab.models.MaskClassifier` built with ``selector_only_ids`` set to the
+    hint tokens' ids: the selector then *knows* the answer, but the predictor can only learn it from
+    what the mask selects among the real tokens. This is the limit case of a selector that understands
+    the input better than any few words can show.
+    """
+    hints = hint_tokens(dataset.label_names)
+    return TextDataset(
+        texts=[f"{hints[label]} {text}" for label, text in zip(dataset.labels, dataset.texts)],
+        tokens=[[hints[label]] + toks for label, toks in zip(dataset.labels, dataset.tokens)],
         labels=dataset.labels, label_names=dataset.label_names, ratings=dataset.ratings,
     )

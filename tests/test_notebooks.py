@@ -97,6 +97,10 @@ def check_shortcut_experiment(r):
     assert r["control_accuracy"] > 0.9
     assert 0 <= r["real_neutral_mass"] <= 1 and r["real_accuracy"] > 0.6
     assert 0.4 <= r["real_probe_accuracy"] <= 1
+    # told the answer (a hint only the selector reads), the model codes it on real text
+    assert r["real_hint_n_seeds"] == 1
+    assert r["real_hint_accuracy"] > r["real_accuracy"] + 0.1, "the hint did not reach the predictor"
+    assert r["real_hint_seeds_coding"] == 1 and r["real_hint_probe_accuracy"] >= 0.9
 
 
 def check_mitigations_chapter(r):

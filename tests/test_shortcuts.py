@@ -8,7 +8,7 @@ from attnlab.data import TextDataset
 from attnlab.models import MaskClassifier
 from attnlab.shortcuts import (mask_only_probe, mean_by_group, neutral_mass, posthoc_accuracy,
                                random_k_subsets, rationale_precision_recall, top_k_mask, uniform_over)
-from attnlab.synthetic import CASES, make_shortcut_task, with_neutral_prefix
+from attnlab.synthetic import CASES, hint_tokens, make_shortcut_task, with_answer_hint, with_neutral_prefix
 
 
 def test_generator_plants_keys_and_labels_by_the_rule():
@@ -48,6 +48,38 @@ def test_neutral_prefix_on_real_sentences():
     prefixed = with_neutral_prefix(data)
     assert prefixed.tokens == [["<a>", "<b>", "<c>", "<d>", "good", "film"]]
     assert prefixed.labels.tolist() == [1]
+
+
+def test_answer_hint_names_the_label_first():
+    data = TextDataset(["good film", "dull"], [["good", "film"], ["dull"]], np.array([1, 0]), ("neg", "pos"))
+    hinted = with_answer_hint(data)
+    assert hint_tokens(data.label_names) == ["<hint:neg>", "<hint:pos>"]
+    assert hinted.tokens == [["<hint:pos>", "good", "film"], ["<hint:neg>", "dull"]]
+    assert hinted.texts[1] == "<hint:neg> dull" and hinted.labels.tolist() == [1, 0]
+
+
+@pytest.mark.parametrize("selection", ["soft", "hard"])
+def test_selector_only_tokens_are_read_but_never_selected(selection):
+    task = make_shortcut_task(16, "xor", seed=0)
+    x_id = task.vocab.encode(["X"])[0]
+    torch.manual_seed(0)
+    model = MaskClassifier(len(task.vocab), selection=selection, k=1, selector_only_ids=[x_id])
+    with torch.no_grad():  # make X the most attractive token: it must still never be selected
+        model.selector.score.bias.zero_()
+        model.selector.embedding.weight[x_id] = 5.0
+    has_x = task.batch.tokens == x_id
+    assert has_x.any()
+    for mode in (model.train, model.eval):
+        mode()
+        attention = model(task.batch.tokens, task.batch.mask).attention
+        assert torch.all(attention[has_x] == 0)
+    # ...but the selector reads it: its scores elsewhere change when X is replaced by a filler
+    filler = task.batch.tokens.masked_fill(has_x, task.vocab.encode(["A"])[0])
+    with torch.no_grad():
+        scores, scores_without = (model.selector(t, task.batch.mask)[~has_x] for t in (task.batch.tokens, filler))
+    assert not torch.allclose(scores, scores_without)
+    with pytest.raises(ValueError, match="selector_only_ids"):
+        MaskClassifier(len(task.vocab), selector_only_ids=[0])
 
 
 def test_neutral_mass_and_grouping():
