@@ -40,6 +40,17 @@ def test_notebook_is_committed_without_outputs(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_cell_has_a_unique_id(path):
+    """nbformat 4.5 cell ids: the student edition and its tests track cells by id."""
+    cells = json.loads(path.read_text())["cells"]
+    missing = [i for i, c in enumerate(cells) if not c.get("id")]
+    assert not missing, (f"{path.name}: cells {missing} have no id; open and save the notebook in Jupyter "
+                         "(or run nbformat's validator with normalize) to add them")
+    ids = [c["id"] for c in cells]
+    assert len(set(ids)) == len(ids), f"{path.name}: duplicate cell ids"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_has_a_parameters_cell_with_smoke_seed_and_results_dir(path):
     nb = json.loads(path.read_text())
     cells = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
