@@ -31,6 +31,11 @@ def run_notebook(path: Path, out_dir: Path, seed: int = 0) -> dict:
     return json.loads((out_dir / f"{path.stem}.json").read_text())
 
 
+def run_claims(path: Path, out_dir: Path) -> list[dict]:
+    """The claims a smoke run of ``path`` wrote (next to its results file)."""
+    return json.loads((out_dir / f"{path.stem}.claims.json").read_text())
+
+
 def check_chapter1(r):
     assert r["chapter1_n_test"] == 300  # the smoke slice
     assert r["chapter1_test_accuracy"] >= 0.6, "the classifier did not learn"
@@ -166,8 +171,12 @@ def smoke_results(tmp_path_factory):
 
     def get(path):
         if path.stem not in cache:
-            cache[path.stem] = run_notebook(path, tmp_path_factory.mktemp(path.stem))
+            out = tmp_path_factory.mktemp(path.stem)
+            cache[path.stem] = run_notebook(path, out)
+            cache[path.stem, "claims"] = run_claims(path, out) if path.stem in CLAIMS_REQUIRED else []
         return cache[path.stem]
+
+    get.claims = lambda path: (get(path), cache[path.stem, "claims"])[1]
 
     return get
 
@@ -178,6 +187,18 @@ def test_notebook_runs_in_smoke_mode_and_its_results_make_sense(path, smoke_resu
     results = smoke_results(path)
     assert all(isinstance(v, (int, float)) and math.isfinite(v) for v in results.values())
     CHECKS[path.stem](results)
+
+
+CLAIMS_REQUIRED = [p.stem for p in toc_notebooks() if p.stem[:2].isdigit()]
+
+
+@pytest.mark.parametrize("path", [p for p in toc_notebooks() if p.stem in CLAIMS_REQUIRED], ids=lambda p: p.stem)
+def test_chapter_writes_its_claims(path, smoke_results):
+    """Each chapter states its claims (checked in full mode; in smoke mode they are only recorded)."""
+    claims = smoke_results.claims(path)
+    assert len(claims) >= 3, f"{path.stem}: expected >= 3 claims, got {len(claims)}"
+    for claim in claims:
+        assert set(claim) == {"id", "text", "holds", "numbers"} and claim["numbers"]
 
 
 def test_same_seed_gives_identical_results(smoke_results, tmp_path):

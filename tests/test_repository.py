@@ -188,3 +188,73 @@ def test_readme_links_the_online_book_at_the_configured_base_url():
     assert re.search(rf"{re.escape(url)}/?(\s|\)|$)", line), f"README's 'Read it online' line must link {url}"
     workflow = (ROOT / ".github" / "workflows" / "book.yml").read_text()
     assert "bash book/build.sh" in workflow and "_build/html" in workflow  # the README's book command
+
+
+# --------------------------------------------------------------------------------------------------
+# Words held to numbers (see attnlab/chapter.py and the claims ledger page)
+# --------------------------------------------------------------------------------------------------
+
+CLAIM_MARK = re.compile(r"\{glue:text\}`claim_([a-z0-9_]+)`")
+
+
+def takeaway_bullets(path):
+    text = "\n".join(markdown_cells(path))
+    section = text.split("## Key takeaways", 1)[1].split("\n## ", 1)[0]
+    bullets, current = [], None
+    for line in section.splitlines():
+        if re.match(r"^[*-] ", line):
+            current = [line]
+            bullets.append(current)
+        elif current is not None and line.startswith("  "):
+            current.append(line)
+        else:
+            current = None
+    return [" ".join(b) for b in bullets]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_takeaway_is_backed_by_a_checked_claim(path):
+    """Each takeaway bullet carries the mark of a claim the chapter's code states (chapter.claim)."""
+    bullets = takeaway_bullets(path)
+    assert bullets, f"{path.name}: the takeaways should be a bullet list"
+    code = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
+    for bullet in bullets:
+        marks = CLAIM_MARK.findall(bullet)
+        assert marks, (f"{path.name}: takeaway without a checked claim: {bullet[:90]!r}... - state it with "
+                       "chapter.claim(id, text, holds, **numbers) and end the bullet with {glue:text}`claim_<id>`")
+        for mark in marks:
+            assert re.search(rf"claim\(\s*[\"']{mark}[\"']", code) or re.search(r"claim\(\s*f[\"']", code), \
+                f"{path.name}: the takeaway cites claim {mark!r}, which no code cell states"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_uses_the_chapter_helper(path):
+    """Seeds, threads, results and claims go through attnlab.chapter.Chapter (one place for the plumbing)."""
+    code = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
+    assert re.search(rf"Chapter\(\s*[\"']{path.stem}[\"']", code), f"{path.name}: create Chapter({path.stem!r}, ...)"
+    for old in ("save_results(", "torch.set_num_threads(", "from attnlab.book import glue"):
+        assert old not in code, f"{path.name}: use the Chapter helper instead of {old}"
+
+
+# Control characters in prose are almost always an escape gone wrong: "\t" in "\text" or "\n" in "\nabla"
+# written inside a Python string that generated the cell.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+?\$|\\begin\{(\w+\*?)\}.+?\\end\{\1\}", re.S)
+LOST_BACKSLASH = re.compile(r"(?:^|\n)\s*(abla|ext\{|imes\b|eq\b|eg\b|ightarrow|ewline|ot\b|u\b)")
+
+
+def prose_sources():
+    for path in NOTEBOOKS:
+        for i, text in enumerate(markdown_cells(path)):
+            yield f"{path.name} markdown cell {i}", text
+    for path in sorted((ROOT / "book").glob("*.md")):
+        yield path.name, path.read_text()
+
+
+@pytest.mark.parametrize("where, text", list(prose_sources()), ids=lambda v: v if " " not in v or "cell" in v else "")
+def test_no_control_characters_in_prose_or_math(where, text):
+    bad = CONTROL.search(text.replace("\r\n", "\n"))
+    assert not bad, f"{where}: control character {bad[0]!r} near {text[max(0, bad.start() - 30):bad.end() + 30]!r}"
+    for match in MATH.finditer(text):
+        lost = LOST_BACKSLASH.search(match[0])
+        assert not lost, f"{where}: math with a LaTeX command that lost its backslash: {match[0][:120]!r}"

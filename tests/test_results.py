@@ -31,11 +31,3 @@ def test_default_results_dir_is_at_the_repository_root(monkeypatch, tmp_path):
     monkeypatch.setenv("ATTNLAB_RESULTS_DIR", str(tmp_path))
     assert results.results_dir() == tmp_path
     assert results.results_dir("elsewhere") == results.Path("elsewhere")  # an explicit folder wins
-
-
-def test_scorecard_lists_every_row(tmp_path):
-    results.save_results("01_attention_as_explanation", {"chapter1_test_accuracy": 0.8}, tmp_path)
-    table = results.scorecard(tmp_path)
-    assert len(table) == len(results.SCORECARD_ROWS)
-    assert table.loc[table["key"] == "chapter1_test_accuracy", "kit"].item() == 0.8
-    assert table.loc[table["key"] == "uniform_attention_test_accuracy", "kit"].isna().all()

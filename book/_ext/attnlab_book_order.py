@@ -1,11 +1,11 @@
-"""Sphinx extension of the attnlab book: read the scorecard page after every chapter.
+"""Sphinx extension of the attnlab book: read the scorecard and claims pages after every chapter.
 
-The scorecard is a notebook that reads the results files the chapters write while they are executed
+The scorecard and the claims ledger are notebooks that read the results files the chapters write while they are executed
 during the build. Sphinx reads (and myst-nb executes) documents in alphabetical order, which would run
-``book/scorecard`` before ``notebooks/*``; this moves it to the end of the reading order.
+``book/claims`` and ``book/scorecard`` before ``notebooks/*``; this moves them to the end of the reading order.
 """
 
-READ_LAST = ("book/scorecard",)
+READ_LAST = ("book/scorecard", "book/claims")
 
 
 def _read_scorecard_last(app, env, docnames):

@@ -1,0 +1,242 @@
+"""The papers' numbers the kit compares with, each with where it comes from, and the scorecard.
+
+Provenance is part of a number. ``SOURCE_*`` names say where each one was read:
+
+* ``paper table`` / ``paper figure``: Liu et al. (ICML 2022) itself. The gradient-ablation table is the
+  paper's ``factor`` table; the depth curves are read off its ``vio_factor`` figure (± 0.01).
+* ``authors' notebook``: the public notebooks of Liu et al.'s repository (BierOne/Attention-Faithfulness)
+  — not the paper.
+
+Bai et al. (KDD 2021) publish no code, and the kit's source for that paper is its abstract and
+introduction only: chapters 2–4 are the kit's reconstruction, and no scorecard row gives a number of theirs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .results import load_results
+
+SOURCE_TABLE = "Liu et al. (2022), paper table (gradient ablation)"
+SOURCE_FIGURE = "Liu et al. (2022), paper figure (violation vs depth, read off the plot ± 0.01)"
+SOURCE_NOTEBOOK = "Liu et al., authors' public notebook (not in the paper)"
+
+#: Liu et al.'s gradient-ablation table: violation ratio (mean of the three removal operators).
+LIU2022_ABLATION = {
+    "Yelp": {"raw_attention": 0.31, "attention_x_gradient": 0.02,
+             "attention_x_abs_gradient": 0.15, "attention_x_sign_gradient": 0.16},
+    "AgNews": {"raw_attention": 0.28, "attention_x_gradient": 0.03,
+               "attention_x_abs_gradient": 0.07, "attention_x_sign_gradient": 0.18},
+    "VQA 2.0": {"raw_attention": 0.40, "attention_x_gradient": 0.06,
+                "attention_x_abs_gradient": 0.25, "attention_x_sign_gradient": 0.27},
+}
+
+#: Liu et al.'s depth figure: violation ratio against the number of deep layers added on top of a
+#: single-attention text model (1-8), not the number of Transformer layers. ``random`` there is the
+#: authors' non-negative random baseline (uniform in [0, 1)), not the kit's signed one.
+LIU2022_DEPTH = {
+    "SST": {
+        "random": [.36, .39, .41, .42, .43, .43, .42, .42],
+        "raw_attention": [.33, .37, .41, .43, .44, .44, .46, .47],
+        "attention_x_value_norm": [.15, .17, .18, .19, .21, .26, .33, .38],
+        "input_x_gradient": [.07, .08, .09, .10, .12, .16, .24, .32],
+        "integrated_gradients": [.05, .06, .07, .07, .09, .14, .22, .30],
+        "attention_x_gradient": [.01, .01, .02, .03, .04, .09, .17, .24],
+    },
+    "Yelp": {
+        "random": [.42, .46, .46, .46, .47, .47, .47, .49],
+        "raw_attention": [.33, .38, .38, .36, .37, .38, .40, .42],
+        "attention_x_value_norm": [.22, .30, .29, .27, .29, .30, .32, .37],
+        "input_x_gradient": [.07, .11, .11, .12, .16, .16, .16, .18],
+        "integrated_gradients": [.05, .08, .08, .08, .10, .11, .12, .15],
+        "attention_x_gradient": [.02, .07, .06, .06, .08, .08, .10, .13],
+    },
+}
+
+
+def liu2022_depth(dataset: str, method: str, depth: int) -> float:
+    """The depth figure's reading for ``method`` at ``depth`` (1-8) added layers on ``dataset``."""
+    if dataset not in LIU2022_DEPTH:
+        raise KeyError(f"no depth curve for {dataset!r}; the figure has {sorted(LIU2022_DEPTH)}")
+    curves = LIU2022_DEPTH[dataset]
+    if method not in curves:
+        raise KeyError(f"no depth curve for {method!r}; the figure has {sorted(curves)}")
+    if not isinstance(depth, int) or not 1 <= depth <= 8:
+        raise ValueError(f"the figure has depths 1 to 8, got {depth!r}")
+    return curves[method][depth - 1]
+
+
+#: From the authors' notebooks (not the paper): Yelp, LSTM + tanh attention, mean of three operators.
+LIU2022_NOTEBOOK_YELP = {"attention_x_gradient": 0.017, "integrated_gradients": 0.015,
+                         "raw_attention": 0.263, "random": 0.470, "accuracy": 0.646}
+#: From the authors' notebooks (not the paper): VisualBERT on GQA, 10,000 questions.
+LIU2022_NOTEBOOK_GQA = {"genatt": 0.196, "transformer_attribution": 0.261, "integrated_gradients": 0.263,
+                        "attention_x_gradient": 0.293, "input_x_gradient": 0.409, "rollout": 0.461,
+                        "random": 0.50, "partial_lrp": 0.512, "raw_attention": 0.513,
+                        "attention_x_value_norm": 0.514}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One scorecard row: a kit number (results file + key) and, if one is comparable, a paper's."""
+
+    chapter: str
+    key: str
+    measure: str
+    note: str
+    paper: float | None = None
+    source: str = ""   # where the paper's number was read (SOURCE_*); empty when there is none
+    setting: str = ""  # the paper's dataset and model for that number
+
+    def __post_init__(self):
+        if (self.paper is None) != (not self.source) or (self.paper is None) != (not self.setting):
+            raise ValueError(f"row {self.key!r}: a paper value needs its source and setting, and only then")
+
+
+_RANDOM_NOTE = ("Not comparable with the papers' random numbers: the kit's random explanation is signed "
+                "(uniform in [-1, 1]) and violates about half the time by construction; Liu et al.'s is "
+                "non-negative (uniform in [0, 1)), so it violates exactly when removing a random token raises "
+                "the prediction.")
+_DEPTH_SETTING = ("SST, single-attention text model + {n} added deep layer(s) — the paper varies added layers, "
+                  "the kit varies Transformer layers")
+_GQA = "VisualBERT on GQA (10,000 questions)"
+
+SCORECARD_ROWS: list[Row] = [
+    Row("01_attention_as_explanation", "chapter1_test_accuracy",
+        "Test accuracy, BiLSTM + additive attention + GloVe (movie sentences)",
+        "No paper uses this corpus; the kit's target is >= 0.78. The authors' notebook reaches 0.646 with the "
+        "same architecture on five-class Yelp, a harder task (not comparable in size)."),
+    Row("01_attention_as_explanation", "attention_loo_rank_correlation",
+        "Kendall τ, attention vs leave-one-out (mean over test sentences)",
+        "Jain & Wallace (2019) report weak agreement between attention and leave-one-out / gradient "
+        "rankings for BiLSTM models."),
+    Row("01_attention_as_explanation", "uniform_attention_test_accuracy",
+        "Test accuracy with attention replaced by uniform weights",
+        "Wiegreffe & Pinter (2019): on many classification sets uniform attention costs little accuracy."),
+    Row("01_attention_as_explanation", "permuted_attention_test_accuracy",
+        "Test accuracy with each sentence's attention permuted",
+        "Jain & Wallace (2019): permuting attention often changes outputs little."),
+    Row("03_shortcut_experiment", "headline_accuracy",
+        "Synthetic XOR lab, linear head: accuracy of joint training (content alone: about 0.75)",
+        "The kit's reconstruction: Bai et al. (2021) publish neither data nor code for their experiments."),
+    Row("03_shortcut_experiment", "headline_neutral_mass",
+        "Synthetic XOR lab: attention mass on the neutral tokens A B C D",
+        "Bai et al. (2021, abstract and introduction): the mask itself can encode the label, which explains "
+        "attention on uninformative tokens."),
+    Row("03_shortcut_experiment", "headline_probe_accuracy",
+        "Synthetic XOR lab: label predicted from the attention vector alone (held out)",
+        "The kit's measurement (in the spirit of Jethani et al. 2021)."),
+    Row("03_shortcut_experiment", "real_neutral_mass",
+        "Movie sentences with neutral prefix: attention mass on the neutral tokens",
+        "No paper number; the kit's pilots found little on short sentences."),
+    Row("03_shortcut_experiment", "real_hint_neutral_mass",
+        "Same sentences, the selector told the answer by a hint token it alone reads: attention mass on "
+        "the neutral tokens",
+        "The kit's own setting (no paper number): does a selector that knows more than the words it can "
+        "pass on code it?"),
+    Row("04_mitigations", "joint_neutral_mass",
+        "Which-key lab with a majority class (hard top-1 selector): share of inputs whose selection is a "
+        "neutral token, joint training",
+        "The kit's reconstruction; no paper number."),
+    Row("04_mitigations", "random_pretraining_neutral_mass",
+        "Same, after random attention pretraining",
+        "Bai et al. (2021, abstract) propose random attention pretraining; its form here is the kit's "
+        "reconstruction (no paper number)."),
+    Row("04_mitigations", "instance_weighting_neutral_mass",
+        "Same, after instance weighting (the kit's form: online propensity model + exploration)",
+        "Bai et al. (2021, abstract) propose instance weighting; its form here is the kit's reconstruction "
+        "(no paper number)."),
+    Row("04_mitigations", "random_pretraining_rationale_precision",
+        "Same, random attention pretraining: the selected token is the planted key (precision@1)",
+        "Joint training: see joint_rationale_precision in the results file."),
+    Row("04_mitigations", "joint_posthoc_accuracy_k10",
+        "L2X explainer (k = 10) of a word-CNN black box, movie sentences: post-hoc accuracy, joint training",
+        "Protocol of Chen et al. (2018); the kit deletes unselected words (L2X pads them in place). No Bai et "
+        "al. number is available to the kit."),
+    Row("04_mitigations", "random_pretraining_posthoc_accuracy_k10",
+        "Same explainer, random attention pretraining", "As above."),
+    Row("04_mitigations", "instance_weighting_posthoc_accuracy_k10",
+        "Same explainer, instance weighting", "As above."),
+    Row("05_faithfulness_violation_test", "violation_raw_attention",
+        "Violation ratio, raw attention (BiLSTM + additive, mean of 3 operators)",
+        "The authors' notebook gives 0.263 for the same setting; the paper's table is the number to cite.",
+        LIU2022_ABLATION["Yelp"]["raw_attention"], SOURCE_TABLE, "Yelp, single-attention text model"),
+    Row("05_faithfulness_violation_test", "violation_attention_x_gradient",
+        "Violation ratio, attention x gradient (AttGrad)", "The authors' notebook: 0.017.",
+        LIU2022_ABLATION["Yelp"]["attention_x_gradient"], SOURCE_TABLE, "Yelp, single-attention text model"),
+    Row("05_faithfulness_violation_test", "violation_attention_x_abs_gradient",
+        "Violation ratio, ablation α ⊙ |∇α| (magnitude, no sign)", "",
+        LIU2022_ABLATION["Yelp"]["attention_x_abs_gradient"], SOURCE_TABLE, "Yelp, single-attention text model"),
+    Row("05_faithfulness_violation_test", "violation_attention_x_sign_gradient",
+        "Violation ratio, ablation α ⊙ sign(∇α) (sign, no magnitude)", "",
+        LIU2022_ABLATION["Yelp"]["attention_x_sign_gradient"], SOURCE_TABLE, "Yelp, single-attention text model"),
+    Row("05_faithfulness_violation_test", "violation_integrated_gradients",
+        "Violation ratio, integrated gradients", "The paper's table has no IG row for Yelp.",
+        LIU2022_NOTEBOOK_YELP["integrated_gradients"], SOURCE_NOTEBOOK, "Yelp, LSTM + tanh attention"),
+    Row("05_faithfulness_violation_test", "violation_random",
+        "Violation ratio, random weights (the kit's signed baseline)", _RANDOM_NOTE),
+    Row("05_faithfulness_violation_test", "violation_model_test_accuracy",
+        "Test accuracy of the BiLSTM + additive model",
+        "Five-class Yelp is a harder task than binary movie sentences: not comparable in size.",
+        LIU2022_NOTEBOOK_YELP["accuracy"], SOURCE_NOTEBOOK, "Yelp (5 classes), LSTM + tanh attention"),
+    Row("06_transformers", "depth_1_violation_attention_x_gradient",
+        "Violation ratio, AttGrad (last layer), 1-layer Transformer", "",
+        liu2022_depth("SST", "attention_x_gradient", 1), SOURCE_FIGURE, _DEPTH_SETTING.format(n=1)),
+    Row("06_transformers", "depth_6_violation_attention_x_gradient",
+        "Violation ratio, AttGrad (last layer), 6-layer Transformer",
+        "The paper's AttGrad curve stays ≤ 0.04 up to 5 added layers and rises after (0.24 at 8).",
+        liu2022_depth("SST", "attention_x_gradient", 6), SOURCE_FIGURE, _DEPTH_SETTING.format(n=6)),
+    Row("06_transformers", "depth_1_violation_raw_attention",
+        "Violation ratio, raw attention, 1-layer Transformer", "",
+        liu2022_depth("SST", "raw_attention", 1), SOURCE_FIGURE, _DEPTH_SETTING.format(n=1)),
+    Row("06_transformers", "depth_6_violation_raw_attention",
+        "Violation ratio, raw attention, 6-layer Transformer",
+        "On SST the paper's raw attention is no better than its random baseline from 3 added layers on; on "
+        "Yelp it stays below random at every depth.",
+        liu2022_depth("SST", "raw_attention", 6), SOURCE_FIGURE, _DEPTH_SETTING.format(n=6)),
+    Row("06_transformers", "depth_6_violation_random",
+        "Violation ratio, random weights (the kit's signed baseline), 6-layer Transformer", _RANDOM_NOTE),
+    Row("06_transformers", "minilm_test_accuracy",
+        "Test accuracy, MiniLM-L6 fine-tuned one epoch (movie sentences)",
+        "No paper uses this model; the kit's target is >= 0.80."),
+    Row("06_transformers", "minilm_violation_genatt",
+        "Violation ratio, GenAtt, fine-tuned MiniLM",
+        "Other model, data and modality (vision and language); compare the ordering. The kit's GenAtt "
+        "differentiates the probability, Chefer et al.'s code the logit.",
+        LIU2022_NOTEBOOK_GQA["genatt"], SOURCE_NOTEBOOK, _GQA),
+    Row("06_transformers", "minilm_violation_attention_x_gradient",
+        "Violation ratio, AttGrad (last layer), fine-tuned MiniLM", "Compare the ordering.",
+        LIU2022_NOTEBOOK_GQA["attention_x_gradient"], SOURCE_NOTEBOOK, _GQA),
+    Row("06_transformers", "minilm_violation_integrated_gradients",
+        "Violation ratio, integrated gradients, fine-tuned MiniLM", "Compare the ordering.",
+        LIU2022_NOTEBOOK_GQA["integrated_gradients"], SOURCE_NOTEBOOK, _GQA),
+    Row("06_transformers", "minilm_violation_rollout",
+        "Violation ratio, attention rollout, fine-tuned MiniLM", "Compare the ordering.",
+        LIU2022_NOTEBOOK_GQA["rollout"], SOURCE_NOTEBOOK, _GQA),
+    Row("06_transformers", "minilm_violation_raw_attention",
+        "Violation ratio, raw attention (last layer), fine-tuned MiniLM", "Compare the ordering.",
+        LIU2022_NOTEBOOK_GQA["raw_attention"], SOURCE_NOTEBOOK, _GQA),
+    Row("06_transformers", "minilm_violation_random",
+        "Violation ratio, random weights (the kit's signed baseline), fine-tuned MiniLM", _RANDOM_NOTE),
+    Row("06_transformers", "minilm_special_token_attention_share",
+        "Share of MiniLM's attention on [CLS] and [SEP] (mean over layers)",
+        "Clark et al. (2019): in BERT large shares of attention go to [SEP], [CLS] and punctuation."),
+    Row("06_transformers", "minilm_uniform_attention_accuracy",
+        "Test accuracy of MiniLM with uniform attention in every layer",
+        "No paper number; compare with chapter 1, where uniform attention costs a single-layer model little."),
+]
+
+
+def scorecard(directory: str | os.PathLike | None = None):
+    """A table (pandas DataFrame) of every scorecard row: the kit's value beside a paper's, with the
+    paper value's source and setting as separate columns."""
+    import pandas as pd
+
+    results = load_results(directory)
+    return pd.DataFrame([{
+        "chapter": row.chapter, "key": row.key, "measure": row.measure,
+        "kit": results.get(row.chapter, {}).get(row.key),
+        "paper": row.paper, "source": row.source or "-", "paper's setting": row.setting or "-",
+        "note": row.note,
+    } for row in SCORECARD_ROWS])
