@@ -23,8 +23,12 @@ module             holds
 ``shortcuts``      shortcut measurements: neutral mass, mask-only probe, rationale precision,
                    post-hoc accuracy under an independent evaluator
 ``viz``            token heatmaps and result plots
-``results``        where chapters write their headline numbers, and the scorecard
-``book``           small helpers for notebooks (glue that also works outside the book)
+``chapter``        a chapter's plumbing: parameters, seeds, threads, recorded numbers (glued and
+                   written to results) and checked claims (a false one fails the full build)
+``results``        where chapters write their numbers and claims, and reading them back (the ledger)
+``papers``         the papers' numbers with their source (paper table / figure / authors'
+                   notebook) and setting, and the reproduction scorecard
+``book``           glue that also works outside the book
 ``checks``         self-checks of the exercises: run a learner's function against the reference
                    and say what is wrong; the capstone's check of a new explanation method
 ``explorer``       the interactive explorer (ipywidgets): sentence, model, method -> heatmap,
