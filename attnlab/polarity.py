@@ -7,19 +7,25 @@ lexicon does not list but which plainly lean positive in movie reviews. It uses 
 
 1. **people:** the VADER lexicon (Hutto & Gilbert, 2014), 7,500 words rated by people; a rated word has
    the sign of its rating;
-2. **the training corpus:** otherwise, the smoothed log odds ratio of the token occurring in a positive
-   vs a negative training sentence. The token has a polarity when that log odds ratio is clearly signed:
-   at least ``log(min_ratio)`` (about twice as common on one side) **and** at least ``min_z`` standard
-   errors away from 0.
+2. **the training corpus:** otherwise, the token's log-odds: how much more likely a training sentence
+   that contains it is to be positive than negative, against the odds of all training sentences,
+   ``log((pos + 0.5) / (neg + 0.5)) - log(n_positive / n_negative)`` with ``pos``/``neg`` the positive
+   and negative sentences containing it, and its standard error ``se = sqrt(1/(pos + 0.5) + 1/(neg + 0.5))``.
+   The token
 
-A token that is not in the lexicon and occurs in fewer than ``min_count`` training sentences is
-``"unknown"``: too rare to judge, which is not the same as having no polarity.
+   * has a polarity when its log-odds are clearly signed: at least ``log(min_ratio)`` in size
+     (about twice as common on one side) **and** at least ``min_z`` standard errors away from 0;
+   * has **no** polarity when the corpus shows that it is balanced: the whole interval
+     ``log_odds ± min_z * se`` lies within ``±log(min_ratio)``;
+   * is ``"unknown"`` otherwise: too rare (fewer than ``min_count`` training sentences, or an interval
+     too wide to tell) or too close to the line. Unknown is not the same as having no polarity.
 
 Typical use::
 
     judge = PolarityJudge.fit(splits.train, load_vader_lexicon())
     judge("riveting")        # 'positive' (corpus: 15 positive vs 1 negative training sentences)
-    judge("the")             # 'none'
+    judge("the")             # 'none' (in 4,606 training sentences, as common on both sides)
+    judge("listless")        # 'unknown' (0 positive vs 6 negative: leans negative, too rare to be sure)
     judge.explain("moving")  # the numbers behind the verdict
 """
 
@@ -40,9 +46,10 @@ class PolarityJudge:
 
     Build it with :meth:`fit` from labelled training sentences (label 1 = positive, 0 = negative) and a
     lexicon ``{word: rating}``. The rule, in order: a word the lexicon rates non-zero has the sign of its
-    rating; a token seen in fewer than ``min_count`` training sentences is unknown; otherwise the token
-    has a polarity when its log odds ratio (positive vs negative sentences, +0.5 in every cell) is at
-    least ``log(min_ratio)`` in size and at least ``min_z`` standard errors from 0, and none when not.
+    rating; a token seen in fewer than ``min_count`` training sentences is unknown; otherwise, with
+    ``lo, se = self.log_odds(token)`` and ``line = log(min_ratio)``, the token has a polarity when
+    ``|lo| >= line`` and ``|lo| >= min_z * se``, none when ``|lo| + min_z * se < line``, and is unknown
+    in between (the corpus cannot tell).
     """
 
     lexicon: dict[str, float]
@@ -94,17 +101,16 @@ class PolarityJudge:
         return self.positive_counts[token] + self.negative_counts[token]
 
     def log_odds(self, token: str) -> tuple[float, float]:
-        """(log odds ratio, its standard error) of ``token`` occurring in positive vs negative sentences.
+        """(log-odds, standard error): does a training sentence with ``token`` lean positive or negative?
 
-        With a, b = positive sentences with / without the token and c, d = the same for negative ones,
-        each +0.5: log((a/b) / (c/d)), standard error sqrt(1/a + 1/b + 1/c + 1/d). Positive means the
-        token leans positive.
+        ``log((pos + 0.5) / (neg + 0.5)) - log(n_positive / n_negative)``, where ``pos`` and ``neg`` are the
+        positive and negative training sentences that contain the token (0.5 smooths a zero count, the
+        second term removes the classes' sizes), with standard error ``sqrt(1/(pos + 0.5) + 1/(neg + 0.5))``.
+        Positive means the token leans positive; ``log(2)`` means twice as common in positive sentences.
         """
-        a = self.positive_counts[token] + 0.5
-        b = self.n_positive - self.positive_counts[token] + 0.5
-        c = self.negative_counts[token] + 0.5
-        d = self.n_negative - self.negative_counts[token] + 0.5
-        return math.log(a / b) - math.log(c / d), math.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
+        pos, neg = self.positive_counts[token] + 0.5, self.negative_counts[token] + 0.5
+        base = math.log(max(self.n_positive, 1) / max(self.n_negative, 1))
+        return math.log(pos / neg) - base, math.sqrt(1 / pos + 1 / neg)
 
     def explain(self, token: str) -> dict:
         """The verdict for ``token`` with the numbers behind it and which source decided."""
@@ -116,8 +122,13 @@ class PolarityJudge:
             return {**info, "verdict": POSITIVE if rating > 0 else NEGATIVE, "source": "lexicon"}
         if self.count(token) < self.min_count:
             return {**info, "verdict": UNKNOWN, "source": "too rare"}
-        signed = abs(log_odds) >= math.log(self.min_ratio) and abs(log_odds) >= self.min_z * se
-        verdict = (POSITIVE if log_odds > 0 else NEGATIVE) if signed else NONE
+        line = math.log(self.min_ratio)
+        if abs(log_odds) >= line and abs(log_odds) >= self.min_z * se:
+            verdict = POSITIVE if log_odds > 0 else NEGATIVE
+        elif abs(log_odds) + self.min_z * se < line:
+            verdict = NONE  # balanced, and the corpus has enough of it to tell
+        else:
+            return {**info, "verdict": UNKNOWN, "source": "corpus cannot tell"}
         return {**info, "verdict": verdict, "source": "corpus"}
 
     def __call__(self, token: str) -> str:
