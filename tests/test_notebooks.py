@@ -45,8 +45,16 @@ def check_chapter1(r):
                 "chapter1_gradient_loo_rank_correlation"):
         assert -1.0 <= r[key] <= 1.0
     assert r["chapter1_attention_gradient_rank_correlation"] > 0, "attention and gradients should agree somewhat"
-    assert 0 < r["chapter1_top_attention_sentiment_word_share"] < 1
+    # where the most-attended token of a correct prediction falls, by the polarity judge: four shares that add up
+    shares = [r[f"chapter1_top_attention_{c}_share"] for c in ("matching_polarity", "opposite_polarity",
+                                                               "no_polarity", "unknown_polarity")]
+    assert all(0 <= s <= 1 for s in shares) and abs(sum(shares) - 1) < 1e-9
+    assert 0 < r["chapter1_top_attention_matching_polarity_share"] < 1
+    assert 0 <= r["chapter1_top_attention_punctuation_share"] < 0.5
+    assert 0 < r["chapter1_top_attention_not_in_lexicon_share"] < 1
     assert 0 < r["chapter1_top_attention_suppresses_share"] < 1
+    assert abs(r["chapter1_gradient_minus_attention_loo_tau"]
+               - (r["chapter1_gradient_loo_rank_correlation"] - r["attention_loo_rank_correlation"])) < 0.05
 
 
 def check_violation_chapter(r):
