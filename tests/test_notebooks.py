@@ -117,14 +117,17 @@ def check_shortcut_experiment(r):
 
 
 def check_mitigations_chapter(r):
-    assert r["n_seeds"] == 2 and r["explainer_n_seeds"] == 1  # smoke mode
+    # smoke mode: joint training alone on 4 seeds, the mitigations on (at most) 2 of its coding seeds
+    assert r["joint_code_rate_seeds"] == 4 and 1 <= r["n_seeds"] <= 2 and r["explainer_n_seeds"] == 1
     assert r["joint_accuracy"] >= 0.95 and r["random_pretraining_accuracy"] >= 0.95
-    assert r["joint_seeds_coding"] >= 1, "joint training was expected to code in the majority-class lab"
-    # random pretraining removes the code in every seed where joint training coded
+    assert r["joint_seeds_coding"] >= 1, "joint training was expected to code in some seeds of the majority-class lab"
+    # random pretraining removes the code in every coding seed it is compared on
     assert r["random_pretraining_neutral_mass"] < 0.05 and r["random_pretraining_rationale_precision"] > 0.95
     assert r["random_pretraining_probe_accuracy"] <= r["majority_share"] + 0.02
-    assert r["random_pretraining_seeds_improved"] == r["joint_seeds_coding"]
-    assert r["exploration_only_neutral_mass"] >= 0.3, "exploration without the weights should not remove the code"
+    assert r["random_pretraining_seeds_improved"] == r["n_seeds"]
+    # on a code, inverse propensity weights without exploration up-weight the majority class
+    assert r["mitigations_weight_label0"] > 1 > r["mitigations_weight_label1"]
+    assert r["weights_without_exploration_rationale_precision"] < 0.5, "the weights alone should not find the key"
     # no honest route (XOR, linear head): taking the code away costs accuracy
     assert r["xor_random_pretraining_accuracy"] < 0.8
     assert r["black_box_accuracy"] > 0.6
