@@ -3,7 +3,9 @@
 Chapter 1 asks, for each test sentence, whether the token with the largest attention weight is one a
 reader would accept as the reason for a positive or negative prediction. The judge must not depend on
 the model, and it must agree with a reader on words such as *riveting* or *moving*, which the VADER
-lexicon does not list but which plainly lean positive in movie reviews. It uses two sources:
+lexicon does not list but which plainly lean positive in movie reviews. (This is a word's *prior
+polarity*, its sentiment out of context, which chapter 1 calls its sentiment; it is not the book's
+glossary term *polarity*, the sign of a token's effect on a prediction.) It uses two sources:
 
 1. **people:** the VADER lexicon (Hutto & Gilbert, 2014), 7,500 words rated by people; a rated word has
    the sign of its rating;
