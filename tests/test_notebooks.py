@@ -75,6 +75,10 @@ def check_violation_chapter(r):
     assert r["violation_integrated_gradients"] < r["violation_raw_attention"]
     assert r["violation_random"] > 0.3
     assert r["violation_domains_test_accuracy"] > 0.3  # four classes: chance is 0.25
+    # binary model, linear read-out: under att_mask the gradient alone cannot violate (chapter 5's argument)
+    assert r["violation_attention_gradient_att_mask"] <= 0.01
+    # the per-sentence analysis of the paper's box plots ran
+    assert 0 < r["violation_share_top5_is_one_token"] <= 1 and r["violation_test_median_length"] > 1
 
 
 def check_theory_chapter(r):
