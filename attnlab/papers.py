@@ -137,18 +137,19 @@ SCORECARD_ROWS: list[Row] = [
         "pass on code it?"),
     Row("04_mitigations", "joint_neutral_mass",
         "Which-key lab with a majority class (hard top-1 selector): share of inputs whose selection is a "
-        "neutral token, joint training",
+        "neutral token, joint training (mean over the seeds where joint training coded; the chapter "
+        "measures how often it codes, about half of 20 seeds)",
         "The kit's reconstruction; no paper number."),
     Row("04_mitigations", "random_pretraining_neutral_mass",
-        "Same, after random attention pretraining",
+        "Same seeds, after random attention pretraining",
         "Bai et al. (2021, abstract) propose random attention pretraining; its form here is the kit's "
         "reconstruction (no paper number)."),
     Row("04_mitigations", "instance_weighting_neutral_mass",
-        "Same, after instance weighting (the kit's form: online propensity model + exploration)",
+        "Same seeds, after instance weighting (the kit's form: online propensity model + exploration)",
         "Bai et al. (2021, abstract) propose instance weighting; its form here is the kit's reconstruction "
         "(no paper number)."),
     Row("04_mitigations", "random_pretraining_rationale_precision",
-        "Same, random attention pretraining: the selected token is the planted key (precision@1)",
+        "Same seeds, random attention pretraining: the selected token is the planted key (precision@1)",
         "Joint training: see joint_rationale_precision in the results file."),
     Row("04_mitigations", "joint_posthoc_accuracy_k10",
         "L2X explainer (k = 10) of a word-CNN black box, movie sentences: post-hoc accuracy, joint training",
