@@ -396,6 +396,11 @@ def _short(value, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
+def _num(value) -> str:
+    """A number as a student wrote it: 0.7, not float32's 0.699999988079071."""
+    return f"{value:.6g}" if isinstance(value, (float, np.floating)) else str(value)
+
+
 def _checked_labels(labels, count: int, num_classes: int | None = None) -> np.ndarray:
     """Labels as an int64 array after checking that they are ``count`` class ids (0..num_classes-1).
 
@@ -414,19 +419,19 @@ def _checked_labels(labels, count: int, num_classes: int | None = None) -> np.nd
     if arr.dtype.kind == "f":
         bad = np.flatnonzero(~np.isfinite(arr))
         if bad.size:
-            raise ValueError(f"labels must be {allowed}; label {bad[0]} is {arr[bad[0]]}")
+            raise ValueError(f"labels must be {allowed}; label {bad[0]} is {_num(arr[bad[0]])}")
         bad = np.flatnonzero(arr != np.round(arr))
         if bad.size:
-            raise ValueError(f"labels must be whole numbers ({allowed}); label {bad[0]} is {arr[bad[0]]}, "
+            raise ValueError(f"labels must be whole numbers ({allowed}); label {bad[0]} is {_num(arr[bad[0]])}, "
                              "which is not a class id")
     if arr.size:
         low = int(np.argmin(arr))
         if arr[low] < 0:
-            raise ValueError(f"labels must be {allowed}; label {low} is {arr[low]}")
+            raise ValueError(f"labels must be {allowed}; label {low} is {_num(arr[low])}")
         high = int(np.argmax(arr))
         if num_classes is not None and arr[high] >= num_classes:
             raise ValueError(f"labels must be {allowed} ({num_classes} classes); label {high} is "
-                             f"{arr[high]}")
+                             f"{_num(arr[high])}")
     return arr.astype(np.int64, copy=False)
 
 
