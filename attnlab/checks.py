@@ -54,6 +54,9 @@ def _fail(check: str, what: str, hint: str = "") -> CheckFailed:
 
 def _attempt(check: str, fn: Callable, *args, **kwargs) -> Any:
     """Call the learner's function; ``None`` or ``NotImplementedError`` means "not attempted yet"."""
+    if not callable(fn):
+        raise TypeError(f"{check}: pass your function itself, e.g. {check}(my_function) without "
+                        f"parentheses after its name; got {type(fn).__name__} {fn!r:.60}")
     try:
         result = fn(*args, **kwargs)
     except NotImplementedError:

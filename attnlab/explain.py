@@ -19,6 +19,7 @@ from typing import Callable
 
 import torch
 
+from . import validate
 from .data import Batch, check_padded
 
 ExplanationMethod = Callable[..., torch.Tensor]
@@ -28,7 +29,12 @@ METHODS: dict[str, ExplanationMethod] = {}
 def register(name: str) -> Callable[[ExplanationMethod], ExplanationMethod]:
     """Add an explanation method ``f(model, tokens, mask, target) -> (B, T) weights`` to the registry."""
 
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"an explanation method needs a non-empty name, got {name!r}")
+
     def add(fn: ExplanationMethod) -> ExplanationMethod:
+        if not callable(fn):
+            raise TypeError(f"register({name!r}) decorates a function f(model, tokens, mask, target), got {fn!r}")
         if name in METHODS:
             raise ValueError(f"an explanation method named {name!r} is already registered")
         METHODS[name] = fn
@@ -49,25 +55,36 @@ def explain(method: str, model, batch: Batch | torch.Tensor, mask: torch.Tensor 
     :mod:`attnlab.multilayer`).
     """
     registry = METHODS if registry is None else registry
-    if method not in registry:
+    if not isinstance(method, str) or method not in registry:
         raise KeyError(f"unknown explanation method {method!r}; registered: {sorted(registry)}")
     tokens, mask = (batch.tokens, batch.mask) if isinstance(batch, Batch) else (batch, mask)
     if mask is None:
         raise ValueError("pass a Batch, or tokens together with their mask")
     check_padded(tokens, mask)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    batch_size = validate.integer("batch_size", batch_size, minimum=1)
     model.eval()
     if target is None:
         target = predicted_class(model, tokens, mask)
+    else:
+        n_classes = validate.n_classes_of(model)
+        validate.class_labels("target", target, n_classes if n_classes else int(target.max()) + 1, len(tokens))
     weights = torch.zeros(tokens.shape)
     order = torch.argsort(mask.sum(1), stable=True)
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
         width = int(mask[idx].sum(1).max())
         chunk = registry[method](model, tokens[idx, :width], mask[idx, :width], target[idx], **options)
+        if not isinstance(chunk, torch.Tensor) or tuple(chunk.shape) != (len(idx), width):
+            raise ValueError(f"explanation method {method!r} returned "
+                             f"{tuple(chunk.shape) if isinstance(chunk, torch.Tensor) else type(chunk).__name__}"
+                             f", expected a tensor of shape ({len(idx)}, {width}): one weight per token")
         weights[idx, :width] = chunk.detach().float()
-    return weights.masked_fill(~mask, 0.0)
+    weights = weights.masked_fill(~mask, 0.0)
+    if not bool(torch.isfinite(weights).all()):
+        bad = int((~torch.isfinite(weights)).any(1).sum())
+        raise ValueError(f"explanation method {method!r} returned NaN or infinite weights for {bad} sentence(s); "
+                         "an explanation must be finite (a NaN would pass the violation test as 'no violation')")
+    return weights
 
 
 @torch.no_grad()
@@ -117,6 +134,8 @@ def leave_one_out(model, tokens, mask, target, operator: str = "slice_out", chun
     """
     from .faithfulness import probs_after_removal
 
+    validate.choice("removal operator", operator, ("slice_out", "zeros_mask", "att_mask"))
+    chunk_size = validate.integer("chunk_size", chunk_size, minimum=1)
     B, T = tokens.shape
     rows, cols = torch.nonzero(mask & (mask.sum(1, keepdim=True) > 1), as_tuple=True)
     drops = torch.zeros(B, T)
@@ -138,6 +157,7 @@ def random_weights(model, tokens, mask, target, seed: int = 0):
     Each weight is a hash of (seed, the sentence, the position), so it does not depend on how the
     sentences are batched, and a rerun gives the same weights.
     """
+    seed = validate.integer("seed", seed, minimum=0)
     ids = tokens.double()
     sentence = (ids * torch.arange(1, tokens.shape[1] + 1)).sum(1, keepdim=True)
     position = torch.arange(tokens.shape[1], dtype=torch.float64)
@@ -207,8 +227,8 @@ def integrated_gradients(model, tokens, mask, target, steps: int = 20, chunk_siz
     ``chunk_size`` rows. (The public code of Liu et al. forgets the 1/m factor; it does not change
     signs or ranks, but it breaks completeness.)
     """
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
+    steps = validate.integer("steps", steps, minimum=1)
+    chunk_size = validate.integer("chunk_size", chunk_size, minimum=1)
     B, T = tokens.shape
     embeds = model.embed(tokens).detach()
     alphas = torch.linspace(0.0, 1.0, steps + 1)
@@ -237,11 +257,20 @@ def explain_all(model, batch: Batch, methods=None, *, registry: dict[str, Explan
     {"steps": 10}}``); ``registry`` as in :func:`explain`.
     """
     registry = METHODS if registry is None else registry
+    if isinstance(methods, str):
+        raise TypeError(f"methods must be a list of method names, got the string {methods!r}; write [{methods!r}]")
+    if not isinstance(batch, Batch):
+        raise TypeError(f"explain_all takes a Batch (see attnlab.data.encode), got {type(batch).__name__}")
     methods = list(registry) if methods is None else list(methods)
+    if not methods:
+        raise ValueError("methods is empty: name at least one explanation method")
     unknown = [m for m in methods if m not in registry]
     if unknown:
         raise KeyError(f"unknown explanation methods {unknown}; registered: {sorted(registry)}")
     options = options or {}
+    stray = [name for name in options if name not in methods]
+    if stray:
+        raise ValueError(f"options given for methods that are not run: {stray}; methods: {methods}")
     target = predicted_class(model, batch.tokens, batch.mask)
     return {name: explain(name, model, batch, target=target, registry=registry, **options.get(name, {}))
             for name in methods}

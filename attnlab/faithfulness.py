@@ -11,6 +11,7 @@ from typing import Mapping, Sequence
 
 import torch
 
+from . import validate
 from .data import check_padded
 from .models import REMOVAL_OPERATORS
 
@@ -28,8 +29,15 @@ def rank_correlation(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor,
     concordant nor discordant), ``"spearman"`` is Spearman's ρ. Sentences with fewer than two tokens,
     or where one weighting is constant, give NaN (no ranking to compare).
     """
+    for name, value in (("a", a), ("b", b), ("mask", mask)):
+        validate.tensor(name, value)
     if a.shape != b.shape or a.shape != mask.shape:
         raise ValueError(f"shapes differ: a {tuple(a.shape)}, b {tuple(b.shape)}, mask {tuple(mask.shape)}")
+    if mask.dtype != torch.bool:
+        raise ValueError(f"mask must be a bool tensor (True = real token), got {mask.dtype}")
+    validate.choice("method", method, ("kendall", "spearman"))
+    validate.finite("a", a, mask)
+    validate.finite("b", b, mask)
     a, b = a.double(), b.double()
     if method == "kendall":
         pair = mask[:, :, None] & mask[:, None, :]
@@ -71,8 +79,8 @@ def probs_after_removal(model, tokens: torch.Tensor, mask: torch.Tensor, remove:
     Rows are grouped by length into chunks of ``chunk_size`` and each chunk is trimmed to its longest
     sentence, so little time is spent on padding; the result is in the original row order.
     """
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    chunk_size = validate.integer("chunk_size", chunk_size, minimum=1)
+    validate.choice("removal operator", operator, REMOVAL_OPERATORS)
     probs = None
     order = torch.argsort(mask.sum(1), stable=True)
     for start in range(0, len(order), chunk_size):
@@ -91,11 +99,29 @@ def _prob_of(probs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def _check_weights(weights: Mapping[str, torch.Tensor], mask: torch.Tensor) -> None:
+    if not isinstance(weights, Mapping):
+        raise TypeError(f"weights must be a dict {{method name: (B, T) weights}}, got {type(weights).__name__}")
     if not weights:
         raise ValueError("no explanations given: pass {method name: (B, T) weights}")
     for name, w in weights.items():
+        if not isinstance(w, torch.Tensor):
+            raise TypeError(f"weights of {name!r} must be a torch.Tensor, got {type(w).__name__}")
         if w.shape != mask.shape:
             raise ValueError(f"weights of {name!r} have shape {tuple(w.shape)}, expected {tuple(mask.shape)}")
+        if not bool(torch.isfinite(w.detach())[mask].all()):
+            raise ValueError(f"weights of {name!r} hold NaN or infinite values on real tokens; a NaN would count "
+                             "as 'no violation' (the best score): fix the method before testing it")
+
+
+def _check_target(model, target, tokens: torch.Tensor) -> None:
+    if target is not None:
+        n_classes = validate.n_classes_of(model)
+        validate.class_labels("target", target, n_classes if n_classes else int(target.max()) + 1, len(tokens))
+
+
+def _check_operator_and_chunk(operator: str, chunk_size: int) -> None:
+    validate.choice("removal operator", operator, REMOVAL_OPERATORS)
+    validate.integer("chunk_size", chunk_size, minimum=1)
 
 
 def top_feature(weights: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -110,6 +136,7 @@ def top_fraction_mask(weights: torch.Tensor, mask: torch.Tensor, fraction: float
     Tokens are ranked by their weight, largest first, so for signed methods the most *supporting*
     tokens come first. With ``leave_one`` at most ``length − 1`` tokens are marked (something must stay).
     """
+    validate.number("fraction", fraction, minimum=0.0, maximum=1.0)
     lengths = mask.sum(1)
     k = torch.clamp(torch.ceil(fraction * lengths.double()).long(), min=1)
     if leave_one:
@@ -142,6 +169,12 @@ class ViolationReport:
 
     def ratio(self, method: str, operator: str | None = None) -> float:
         """Violation ratio of one method: for one operator, or averaged over the operators."""
+        if method not in self.methods:
+            raise KeyError(f"no method {method!r} in this report; it has {self.methods}")
+        if operator is not None and operator not in self.operators:
+            raise KeyError(f"no operator {operator!r} in this report; it has {self.operators}")
+        if not bool(self.valid.any()):
+            raise ValueError("no sentence in this report has two or more tokens: the test has nothing to count")
         ops = [operator] if operator else self.operators
         return float(sum(self.violates[(method, op)][self.valid].float().mean() for op in ops) / len(ops))
 
@@ -168,9 +201,15 @@ def violation_test(model, tokens: torch.Tensor, mask: torch.Tensor,
     """
     check_padded(tokens, mask)
     _check_weights(weights, mask)
+    if isinstance(operators, str) or not len(operators):
+        raise ValueError(f"operators must be a non-empty list of removal operators {REMOVAL_OPERATORS}, got {operators!r}")
     for op in operators:
         if op not in REMOVAL_OPERATORS:
             raise ValueError(f"unknown removal operator {op!r}; choose from {REMOVAL_OPERATORS}")
+    if len(set(operators)) != len(operators):
+        raise ValueError(f"operators lists one operator twice: {list(operators)}")
+    validate.integer("chunk_size", chunk_size, minimum=1)
+    _check_target(model, target, tokens)
     model.eval()
     with torch.no_grad():
         full = model(tokens, mask).probs
@@ -225,6 +264,9 @@ def comprehensiveness(model, tokens, mask, weights: torch.Tensor, *,
     explanation found tokens the model needs). At least one token always stays."""
     check_padded(tokens, mask)
     _check_weights({"weights": weights}, mask)
+    fractions = validate.fractions("fractions", fractions)
+    _check_operator_and_chunk(operator, chunk_size)
+    _check_target(model, target, tokens)
     drops, _, _ = _drops_over_fractions(model, tokens, mask, weights, fractions, False, operator, target, chunk_size)
     return drops.mean(0)
 
@@ -236,6 +278,9 @@ def sufficiency(model, tokens, mask, weights: torch.Tensor, *,
     selected tokens suffice on their own)."""
     check_padded(tokens, mask)
     _check_weights({"weights": weights}, mask)
+    fractions = validate.fractions("fractions", fractions)
+    _check_operator_and_chunk(operator, chunk_size)
+    _check_target(model, target, tokens)
     drops, _, _ = _drops_over_fractions(model, tokens, mask, weights, fractions, True, operator, target, chunk_size)
     return drops.mean(0)
 
@@ -247,6 +292,12 @@ def auc_tp(model, tokens, mask, weights: torch.Tensor, labels: torch.Tensor, *,
     normalised by the range of k; also returns the curve. Lower = the removed tokens mattered more."""
     check_padded(tokens, mask)
     _check_weights({"weights": weights}, mask)
+    fractions = validate.fractions("fractions", fractions, allow_zero=True)
+    if len(fractions) < 2 or list(fractions) != sorted(set(fractions)):
+        raise ValueError(f"AUC-TP needs at least two increasing fractions, got {fractions}")
+    _check_operator_and_chunk(operator, chunk_size)
+    n_classes = validate.n_classes_of(model)
+    validate.class_labels("labels", labels, n_classes if n_classes else int(labels.max()) + 1, len(tokens))
     _, probs, _ = _drops_over_fractions(model, tokens, mask, weights, fractions, False, operator, None, chunk_size)
     F = len(fractions)
     zero = torch.tensor([f == 0 for f in fractions])
@@ -265,7 +316,10 @@ def decision_flip_rate(model, tokens, mask, weights: torch.Tensor, *, operator: 
     the largest |weight| is removed."""
     check_padded(tokens, mask)
     _check_weights({"weights": weights}, mask)
+    _check_operator_and_chunk(operator, chunk_size)
     valid = mask.sum(1) > 1
+    if not bool(valid.any()):
+        raise ValueError("no sentence has two or more tokens: removing the top token would leave nothing")
     remove = torch.zeros_like(mask)
     remove[torch.arange(len(mask)), top_feature(weights, mask)] = True
     remove &= valid[:, None]

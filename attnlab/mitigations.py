@@ -37,6 +37,7 @@ from __future__ import annotations
 import torch
 
 from .data import Batch
+from . import validate
 from .models import MaskClassifier
 from .shortcuts import random_k_subsets, train_mask_probe
 from .train import History, fit
@@ -48,8 +49,12 @@ def random_attention(mask: torch.Tensor, *, scale: float = 2.0, generator: torch
     ``softmax(scale · z)`` with z ~ N(0, 1) per position: ``scale`` sets how peaked they are (0 gives
     uniform attention; 2 gives a few dominant tokens, like trained attention).
     """
-    if scale < 0:
-        raise ValueError(f"scale must be >= 0, got {scale}")
+    validate.number("scale", scale, minimum=0.0)
+    validate.tensor("mask", mask)
+    if mask.dtype != torch.bool or mask.dim() != 2:
+        raise ValueError(f"mask must be a bool (N, T) tensor, got {mask.dtype} {tuple(mask.shape)}")
+    if not bool(mask.any(1).all()):
+        raise ValueError("every row of mask needs at least one position that may receive attention")
     z = torch.randn(mask.shape, generator=generator) * scale
     return z.masked_fill(~mask, float("-inf")).softmax(-1)
 
@@ -57,10 +62,18 @@ def random_attention(mask: torch.Tensor, *, scale: float = 2.0, generator: torch
 def random_masks_for(model: MaskClassifier, *, scale: float = 2.0):
     """An ``attention=`` override for ``model`` that ignores the selector and draws random masks of the
     model's own kind: random attention (soft) or uniform masks over random k-subsets (hard)."""
+    _require_mask_classifier(model)
+    validate.number("scale", scale, minimum=0.0)
     if model.config["selection"] == "soft":
         return lambda weights, receivable: random_attention(receivable, scale=scale)
     k = model.config["k"]
     return lambda weights, receivable: random_k_subsets(receivable, k)
+
+
+def _check_clip(clip) -> None:
+    validate.number("clip", clip)
+    if not 0 < clip <= 1:
+        raise ValueError(f"clip must be in (0, 1], got {clip}")
 
 
 def _require_mask_classifier(model) -> None:
@@ -83,6 +96,10 @@ def random_attention_pretraining(model: MaskClassifier, train: Batch, dev: Batch
     call. Returns the three training histories.
     """
     _require_mask_classifier(model)
+    validate.integer("pretrain_epochs", pretrain_epochs, minimum=1)
+    validate.integer("selector_epochs", selector_epochs, minimum=1)
+    validate.integer("finetune_epochs", finetune_epochs, minimum=0)
+    validate.number("scale", scale, minimum=0.0)
     histories = {}
     _set_trainable(model.selector, False)
     try:
@@ -110,10 +127,14 @@ def instance_weights(masks: torch.Tensor, labels: torch.Tensor, *, clip: float =
     the derivation). ``clip`` is the smallest estimated P̂(y | m) used (so the largest weight is
     P(y) / clip).
     """
+    validate.tensor("masks", masks)
+    validate.tensor("labels", labels)
     if masks.dim() != 2 or labels.shape != masks.shape[:1]:
         raise ValueError(f"need masks (N, T) and labels (N,), got {tuple(masks.shape)} and {tuple(labels.shape)}")
-    if not 0 < clip <= 1:
-        raise ValueError(f"clip must be in (0, 1], got {clip}")
+    validate.finite("masks", masks)
+    validate.class_labels("labels", labels, int(labels.max()) + 1 if labels.numel() else 1, len(masks))
+    _check_clip(clip)
+    validate.integer("probe_steps", probe_steps, minimum=1)
     n = len(labels)
     if n < 4:
         raise ValueError(f"need at least 4 examples to cross-fit the mask-only model, got {n}")
@@ -143,8 +164,15 @@ class OnlineMaskPropensity:
 
     def __init__(self, width: int, prior: torch.Tensor, *, clip: float = 0.05, hidden: int = 32,
                  lr: float = 1e-2, updates: int = 1, seed: int = 0):
-        if not 0 < clip <= 1:
-            raise ValueError(f"clip must be in (0, 1], got {clip}")
+        validate.integer("width", width, minimum=1)
+        _check_clip(clip)
+        validate.integer("hidden", hidden, minimum=1)
+        validate.number("lr", lr, minimum=0.0, strict_minimum=True)
+        validate.integer("updates", updates, minimum=0)
+        validate.tensor("prior", prior)
+        if prior.dim() != 1 or len(prior) < 2 or not bool(torch.isfinite(prior).all()) or bool((prior < 0).any()) \
+                or abs(float(prior.sum()) - 1) > 1e-4:
+            raise ValueError(f"prior must be a probability vector over >= 2 classes, got {prior.tolist()}")
         self.width, self.prior, self.clip, self.updates = width, prior.float(), clip, updates
         generator_state = torch.random.get_rng_state()
         torch.manual_seed(seed)  # the probe's initial weights, without disturbing the training RNG
@@ -170,6 +198,11 @@ class OnlineMaskPropensity:
 def inverse_propensity_weights(prior: torch.Tensor, p_label_given_mask: torch.Tensor, labels: torch.Tensor,
                                clip: float) -> torch.Tensor:
     """w_i = P(y_i) / max(P̂(y_i | m_i), clip), normalised to mean 1."""
+    _check_clip(clip)
+    validate.finite("p_label_given_mask", p_label_given_mask)
+    if bool(((p_label_given_mask < 0) | (p_label_given_mask > 1)).any()):
+        raise ValueError("p_label_given_mask holds values outside [0, 1]: they are probabilities")
+    validate.class_labels("labels", labels, len(prior), len(p_label_given_mask))
     weights = prior[labels] / p_label_given_mask.clamp_min(clip)
     return weights / weights.mean()
 
@@ -177,6 +210,10 @@ def inverse_propensity_weights(prior: torch.Tensor, p_label_given_mask: torch.Te
 @torch.no_grad()
 def model_masks(model: MaskClassifier, data: Batch, batch_size: int = 512) -> torch.Tensor:
     """The selector's test-time masks for every row of ``data``, ``(N, T)``."""
+    _require_mask_classifier(model)
+    if not isinstance(data, Batch):
+        raise TypeError(f"model_masks takes a Batch, got {type(data).__name__}")
+    validate.integer("batch_size", batch_size, minimum=1)
     model.eval()
     width = data.tokens.shape[1]
     parts = []
@@ -197,8 +234,9 @@ def explore(model: MaskClassifier, rate: float, *, scale: float = 10.0):
     Random soft masks are drawn peaked (``scale=10``: nearly one-hot) so that they resemble the masks a
     trained selector produces.
     """
-    if not 0 <= rate < 1:
-        raise ValueError(f"exploration rate must be in [0, 1), got {rate}")
+    _require_mask_classifier(model)
+    rate = validate.number("exploration rate", rate, minimum=0.0, maximum=1.0, strict_maximum=True)
+    validate.number("scale", scale, minimum=0.0)
     draw = random_masks_for(model, scale=scale)
 
     def override(weights: torch.Tensor, receivable: torch.Tensor) -> torch.Tensor:
@@ -218,6 +256,10 @@ def instance_weighting(model: MaskClassifier, train: Batch, dev: Batch | None = 
     with a share ``exploration`` of random masks to keep every mask possible under every label
     (see :func:`explore`)."""
     _require_mask_classifier(model)
+    if not isinstance(train, Batch) or train.labels is None:
+        raise ValueError("instance_weighting needs a labelled training Batch")
+    validate.integer("epochs", epochs, minimum=1)
+    validate.integer("propensity_updates", propensity_updates, minimum=0)
     n_classes = int(train.labels.max()) + 1
     prior = torch.bincount(train.labels, minlength=n_classes).float() / len(train)
     propensity = OnlineMaskPropensity(train.tokens.shape[1], prior, clip=clip, updates=propensity_updates,

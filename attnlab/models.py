@@ -29,6 +29,7 @@ from typing import Callable, Sequence, Union
 import torch
 from torch import nn
 
+from . import validate
 from .data import check_padded
 
 ENCODERS = ("bilstm", "cnn")
@@ -74,7 +75,7 @@ class RemovalMixin:
         """
         if operator not in REMOVAL_OPERATORS:
             raise ValueError(f"unknown removal operator {operator!r}; choose one of {REMOVAL_OPERATORS}")
-        if remove.shape != mask.shape or remove.dtype != torch.bool:
+        if not isinstance(remove, torch.Tensor) or remove.shape != mask.shape or remove.dtype != torch.bool:
             raise ValueError(f"remove must be a bool tensor of shape {tuple(mask.shape)}")
         keep = mask & ~remove
         if not bool(keep.any(1).all()):
@@ -111,13 +112,21 @@ class AttentionClassifier(RemovalMixin, nn.Module):
             raise ValueError(f"unknown encoder {encoder!r}; choose one of {ENCODERS}")
         if attention not in ATTENTIONS:
             raise ValueError(f"unknown attention {attention!r}; choose one of {ATTENTIONS}")
-        if vocab_size < 3 or n_classes < 2:
-            raise ValueError(f"need vocab_size >= 3 and n_classes >= 2, got {vocab_size}, {n_classes}")
+        vocab_size = validate.integer("vocab_size", vocab_size, minimum=3)
+        n_classes = validate.integer("n_classes", n_classes, minimum=2)
+        embed_dim = validate.integer("embed_dim", embed_dim, minimum=1)
+        hidden_dim = validate.integer("hidden_dim", hidden_dim, minimum=1)
+        cnn_filters = validate.integer("cnn_filters", cnn_filters, minimum=1)
+        dropout = validate.number("dropout", dropout, minimum=0.0, maximum=1.0, strict_maximum=True)
+        if isinstance(cnn_kernels, (str, bytes)) or not hasattr(cnn_kernels, "__iter__") or not len(cnn_kernels):
+            raise ValueError(f"cnn_kernels must be a non-empty sequence of odd kernel sizes, got {cnn_kernels!r}")
+        cnn_kernels = tuple(validate.integer("each CNN kernel size", k, minimum=1) for k in cnn_kernels)
         if embeddings is not None:
             if tuple(embeddings.shape) != (vocab_size, embed_dim):
                 raise ValueError(
                     f"embeddings have shape {tuple(embeddings.shape)}, expected ({vocab_size}, {embed_dim})"
                 )
+            validate.finite("embeddings", embeddings)
         if any(k % 2 == 0 for k in cnn_kernels):
             raise ValueError(f"CNN kernel sizes must be odd (same-length output), got {cnn_kernels}")
         self.config = dict(vocab_size=vocab_size, n_classes=n_classes, encoder=encoder,
@@ -185,11 +194,8 @@ class AttentionClassifier(RemovalMixin, nn.Module):
             attend_mask: ``(B, T)`` bool; False positions are excluded from attention (the softmax
                 renormalises over the rest) while the encoder still reads them.
         """
-        check_padded(tokens, mask)
+        check_inputs(self, tokens, mask, inputs_embeds, attend_mask)
         embeddings = self.embed(tokens) if inputs_embeds is None else inputs_embeds
-        if embeddings.shape[:2] != tokens.shape:
-            raise ValueError(f"inputs_embeds has shape {tuple(embeddings.shape)}, expected "
-                             f"({tokens.shape[0]}, {tokens.shape[1]}, {self.config['embed_dim']})")
         values = self.encode(self.dropout(embeddings), mask)
         receivable = mask if attend_mask is None else mask & attend_mask
         weights = masked_softmax(self.attention_scores(values), receivable)
@@ -210,11 +216,37 @@ def slice_out(tokens: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, t
     return new_tokens * new_mask, new_mask
 
 
+def check_inputs(model, tokens: torch.Tensor, mask: torch.Tensor, inputs_embeds: torch.Tensor | None = None,
+                 attend_mask: torch.Tensor | None = None) -> None:
+    """What every kit model's ``forward`` checks: a padded batch of ids from its vocabulary, finite
+    embeddings of the right shape, and a bool ``attend_mask`` that leaves something to attend to."""
+    check_padded(tokens, mask)
+    validate.token_ids("tokens", tokens, model.config["vocab_size"])
+    if inputs_embeds is not None:
+        validate.tensor("inputs_embeds", inputs_embeds)
+        dim = model.embed(tokens[:1, :1]).shape[-1]
+        if inputs_embeds.dim() != 3 or inputs_embeds.shape[:2] != tokens.shape or inputs_embeds.shape[2] != dim:
+            raise ValueError(f"inputs_embeds has shape {tuple(inputs_embeds.shape)}, expected "
+                             f"({tokens.shape[0]}, {tokens.shape[1]}, {dim})")
+        validate.finite("inputs_embeds", inputs_embeds, mask[..., None].expand_as(inputs_embeds))
+    if attend_mask is not None:
+        validate.tensor("attend_mask", attend_mask)
+        if attend_mask.shape != mask.shape or attend_mask.dtype != torch.bool:
+            raise ValueError(f"attend_mask must be a bool tensor of shape {tuple(mask.shape)}, "
+                             f"got {attend_mask.dtype} {tuple(attend_mask.shape)}")
+        if not bool((mask & attend_mask).any(1).all()):
+            raise ValueError("attend_mask excludes every token of some sentence: at least one must receive attention")
+
+
 def _check_attention(weights: torch.Tensor, receivable: torch.Tensor) -> None:
+    validate.tensor("the given attention", weights)
     if weights.shape != receivable.shape:
         raise ValueError(f"attention has shape {tuple(weights.shape)}, expected {tuple(receivable.shape)}")
     if bool((weights.detach()[~receivable].abs() > 1e-6).any()):
         raise ValueError("the given attention puts weight on padding or excluded positions")
+    validate.finite("the given attention", weights)
+    if bool((weights.detach() < -1e-6).any()):
+        raise ValueError("the given attention has negative weights; attention is a distribution (>= 0, sums to 1)")
     if not torch.allclose(weights.detach().sum(-1), torch.ones_like(weights[:, 0]), atol=1e-4):
         raise ValueError("the given attention does not sum to 1 in every row")
 
@@ -231,6 +263,8 @@ class BagOfWordsClassifier(RemovalMixin, nn.Module):
 
     def __init__(self, vocab_size: int, n_classes: int = 2):
         super().__init__()
+        vocab_size = validate.integer("vocab_size", vocab_size, minimum=2)
+        n_classes = validate.integer("n_classes", n_classes, minimum=2)
         self.config = dict(vocab_size=vocab_size, n_classes=n_classes)
         self.embedding = nn.Embedding(vocab_size, n_classes, padding_idx=0)
         self.bias = nn.Parameter(torch.zeros(n_classes))
@@ -239,7 +273,7 @@ class BagOfWordsClassifier(RemovalMixin, nn.Module):
         return self.embedding(tokens)
 
     def forward(self, tokens, mask, *, inputs_embeds=None, attention=None, attend_mask=None):
-        check_padded(tokens, mask)
+        check_inputs(self, tokens, mask, inputs_embeds, attend_mask)
         if attention is not None:
             raise ValueError("a bag-of-words model has no attention to replace")
         embeddings = self.embed(tokens) if inputs_embeds is None else inputs_embeds
@@ -253,6 +287,8 @@ class BagOfWordsClassifier(RemovalMixin, nn.Module):
         """Signed contribution of every token to the logit margin of ``target`` (two classes)."""
         if self.config["n_classes"] != 2:
             raise ValueError("exact contributions to a probability are additive only for two classes")
+        check_inputs(self, tokens, mask)
+        validate.class_labels("target", target, 2, len(tokens))
         with torch.no_grad():
             e = self.embed(tokens)
             own = e.gather(2, target[:, None, None].expand(-1, tokens.shape[1], 1)).squeeze(2)
@@ -320,7 +356,13 @@ class MaskClassifier(nn.Module):
                  mlp_hidden: int = 32, embeddings: torch.Tensor | None = None,
                  selector_only_ids: Sequence[int] = ()):
         super().__init__()
-        selector_only_ids = [int(i) for i in selector_only_ids]
+        vocab_size = validate.integer("vocab_size", vocab_size, minimum=3)
+        n_classes = validate.integer("n_classes", n_classes, minimum=2)
+        k = validate.integer("k", k, minimum=1)
+        tau = validate.number("tau", tau, minimum=0.0, strict_minimum=True)
+        for name, value in (("embed_dim", embed_dim), ("hidden_dim", hidden_dim), ("mlp_hidden", mlp_hidden)):
+            validate.integer(name, value, minimum=1)
+        selector_only_ids = [validate.integer("each of selector_only_ids", i) for i in selector_only_ids]
         if any(not 0 < i < vocab_size for i in selector_only_ids):
             raise ValueError(f"selector_only_ids must be token ids in 1..{vocab_size - 1} (0 is padding), "
                              f"got {selector_only_ids}")
@@ -370,7 +412,7 @@ class MaskClassifier(nn.Module):
 
     def forward(self, tokens, mask, *, inputs_embeds=None, attention: AttentionOverride | None = None,
                 attend_mask=None) -> ClassifierOutput:
-        check_padded(tokens, mask)
+        check_inputs(self, tokens, mask, inputs_embeds, attend_mask)
         embeddings = self.embed(tokens) if inputs_embeds is None else inputs_embeds
         receivable = self.receivable(tokens, mask, attend_mask)
         if attention is None or callable(attention):

@@ -35,6 +35,7 @@ from typing import Sequence
 import torch
 
 from . import explain as _explain
+from . import validate
 from .data import Batch
 from .transformer import CONTENT_OFFSET
 
@@ -81,6 +82,7 @@ def rollout_from(attentions: Sequence[torch.Tensor], residual: bool = True) -> t
     """
     if not attentions:
         raise ValueError("rollout needs the attention maps of at least one layer")
+    _check_maps(attentions, "attention map of layer")
     result = None
     for maps in attentions:
         a = maps.mean(1)
@@ -99,6 +101,10 @@ def genatt_from(attentions: Sequence[torch.Tensor], gradients: Sequence[torch.Te
     """
     if len(attentions) != len(gradients) or not attentions:
         raise ValueError("genatt needs one gradient per attention map, for at least one layer")
+    _check_maps(attentions, "attention map of layer")
+    _check_maps(gradients, "gradient of layer")
+    if any(a.shape != g.shape for a, g in zip(attentions, gradients)):
+        raise ValueError("each gradient must have the shape of its attention map")
     B, _, S, _ = attentions[0].shape
     relevance = torch.eye(S, dtype=attentions[0].dtype).expand(B, S, S)
     for a, g in zip(attentions, gradients):
@@ -116,6 +122,20 @@ def _content(matrix: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """The ``[CLS]`` row of a full ``(B, S, S)`` matrix, restricted to the content tokens: ``(B, T)``."""
     T = mask.shape[1]
     return matrix[:, 0, CONTENT_OFFSET:CONTENT_OFFSET + T] * mask
+
+
+def _layer(maps, layer) -> int:
+    """``layer`` checked against the number of layers (negative counts from the last)."""
+    n = len(maps)
+    return validate.integer("layer", layer, minimum=-n, maximum=n - 1)
+
+
+def _check_maps(attentions, what: str) -> None:
+    for i, a in enumerate(attentions):
+        if not isinstance(a, torch.Tensor) or a.dim() != 4 or a.shape[-1] != a.shape[-2]:
+            raise ValueError(f"{what} {i} must be a (B, H, S, S) tensor, got "
+                             f"{tuple(a.shape) if isinstance(a, torch.Tensor) else type(a).__name__}")
+        validate.finite(f"{what} {i}", a)
 
 
 def _maps_of(out):
@@ -140,13 +160,14 @@ def raw_attention(model, tokens, mask, target, layer: int = -1):
     """Attention from the classification token in one layer (default: the last), mean over heads."""
     with torch.no_grad():
         maps = _maps_of(model(tokens, mask))
-    return _content(maps[layer].mean(1), mask)
+    return _content(maps[_layer(maps, layer)].mean(1), mask)
 
 
 @_register("attention_x_gradient")
 def attention_x_gradient(model, tokens, mask, target, layer: int = -1):
     """AttGrad in one layer: ``mean_h A ⊙ ∂f_ŷ/∂A`` of the classification token's row (signed)."""
     maps, grads = attentions_and_gradients(model, tokens, mask, target)
+    layer = _layer(maps, layer)
     return _content((maps[layer] * grads[layer]).mean(1), mask)
 
 

@@ -20,9 +20,31 @@ import pandas as pd
 import torch
 from torch import nn
 
+from . import validate
+
+
+def _masks(name: str, attention: torch.Tensor) -> torch.Tensor:
+    """A finite, non-negative ``(N, T)`` mask."""
+    validate.tensor(name, attention)
+    if attention.dim() != 2:
+        raise ValueError(f"{name} must have shape (N, T), got {tuple(attention.shape)}")
+    validate.finite(name, attention)
+    if bool((attention.detach() < 0).any()):
+        raise ValueError(f"{name} has negative entries; a mask or attention vector is non-negative")
+    return attention
+
+
+def _bool_like(name: str, value: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    validate.tensor(name, value)
+    if value.shape != like.shape or value.dtype != torch.bool:
+        raise ValueError(f"{name} must be a bool tensor of shape {tuple(like.shape)}, got {value.dtype} {tuple(value.shape)}")
+    return value
+
 
 def neutral_mass(attention: torch.Tensor, neutral: torch.Tensor) -> torch.Tensor:
     """Per sequence, the share of the mask on neutral positions ``(N,)``."""
+    _masks("attention", attention)
+    validate.tensor("neutral", neutral)
     if attention.shape != neutral.shape:
         raise ValueError(f"attention {tuple(attention.shape)} and neutral {tuple(neutral.shape)} differ in shape")
     return (attention * neutral).sum(1)
@@ -30,14 +52,18 @@ def neutral_mass(attention: torch.Tensor, neutral: torch.Tensor) -> torch.Tensor
 
 def mean_by_group(values: torch.Tensor, groups) -> pd.Series:
     """Mean of a per-sequence measurement within each group (e.g. label, or which keys are present)."""
-    frame = pd.DataFrame({"value": np.asarray(values, dtype=float), "group": np.asarray(groups)})
+    values, groups = np.asarray(values, dtype=float), np.asarray(groups)
+    if values.ndim != 1 or values.shape != groups.shape:
+        raise ValueError(f"need one group per value, got {values.shape} values and {groups.shape} groups")
+    frame = pd.DataFrame({"value": values, "group": groups})
     return frame.groupby("group")["value"].mean()
 
 
 def top_k_mask(attention: torch.Tensor, mask: torch.Tensor, k: int) -> torch.Tensor:
     """Bool ``(N, T)``: the ``k`` real positions with the largest mask value in each row."""
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
+    k = validate.integer("k", k, minimum=1)
+    _masks("attention", attention)
+    _bool_like("mask", mask, attention)
     k = min(k, attention.shape[1])
     top = attention.masked_fill(~mask, float("-inf")).topk(k, dim=1).indices
     return torch.zeros_like(mask).scatter(1, top, True) & mask
@@ -50,6 +76,7 @@ def rationale_precision_recall(attention: torch.Tensor, rationale: torch.Tensor,
     Averaged over the sequences that have a rationale (sequences without one have nothing to find).
     """
     top = top_k_mask(attention, mask, k)
+    _bool_like("rationale", rationale, attention)
     has = rationale.any(1)
     if not bool(has.any()):
         raise ValueError("no sequence has a rationale: precision and recall are undefined")
@@ -67,9 +94,15 @@ def train_mask_probe(masks: torch.Tensor, labels: torch.Tensor, *, width: int | 
     tokens. Used by :func:`mask_only_probe` (is the mask a code?) and by instance weighting
     (:mod:`attnlab.mitigations`, which needs P(y | m)).
     """
+    _masks("masks", masks)
     if len(masks) != len(labels):
         raise ValueError(f"{len(masks)} masks but {len(labels)} labels")
-    width = masks.shape[1] if width is None else width
+    if len(masks) == 0:
+        raise ValueError("no masks to train the probe on")
+    validate.class_labels("labels", labels, int(labels.max()) + 1 if labels.numel() else 1, len(masks))
+    validate.integer("hidden", hidden, minimum=1)
+    validate.integer("steps", steps, minimum=1)
+    width = masks.shape[1] if width is None else validate.integer("width", width, minimum=1)
     if masks.shape[1] > width:
         raise ValueError(f"masks are {masks.shape[1]} positions wide, more than width={width}")
     pad = lambda m: nn.functional.pad(m.detach().float(), (0, width - m.shape[1]))  # noqa: E731
@@ -103,6 +136,7 @@ def mask_only_probe(train_masks: torch.Tensor, train_labels: torch.Tensor, test_
     """
     if len(test_masks) != len(test_labels):
         raise ValueError(f"{len(test_masks)} test masks but {len(test_labels)} test labels")
+    _masks("test_masks", test_masks)
     width = max(train_masks.shape[1], test_masks.shape[1])
     probs = train_mask_probe(train_masks, train_labels, width=width, hidden=hidden, steps=steps, seed=seed)
     return float((probs(test_masks).argmax(-1) == test_labels).float().mean())
@@ -116,7 +150,10 @@ def uniform_over(selected: torch.Tensor) -> torch.Tensor:
 
 def random_k_subsets(mask: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Uniform masks over ``k`` positions drawn at random, independently of the input (EVAL-X style)."""
-    keys = torch.rand(mask.shape, generator=generator).masked_fill(~mask, -1.0)
+    validate.tensor("mask", mask)
+    if mask.dtype != torch.bool:
+        raise ValueError(f"mask must be a bool tensor (True = real token), got {mask.dtype}")
+    keys = torch.rand(mask.shape, generator=generator).masked_fill(~mask, 0.0)  # (padding never wins)
     return uniform_over(top_k_mask(keys, mask, k))
 
 
@@ -128,6 +165,9 @@ def posthoc_accuracy(evaluator, tokens: torch.Tensor, mask: torch.Tensor, attent
     The evaluator is a mask model whose predictor was trained on random k-subsets (see
     :func:`random_k_subsets`); it is handed the selected positions as a uniform mask.
     """
+    validate.integer("k", k, minimum=1)
+    n_classes = validate.n_classes_of(evaluator)
+    validate.class_labels("labels", labels, n_classes if n_classes else int(labels.max()) + 1, len(tokens))
     evaluator.eval()
     selected = uniform_over(top_k_mask(attention, mask, k))
     logits = evaluator(tokens, mask, attention=selected).logits
@@ -145,6 +185,8 @@ def blackbox_posthoc_accuracy(black_box, tokens: torch.Tensor, mask: torch.Tenso
     """
     from .models import slice_out
 
+    validate.integer("k", k, minimum=1)
+    _bool_like("mask", mask, attention)
     black_box.eval()
     full = black_box(tokens, mask).logits.argmax(-1)
     reduced = black_box(*slice_out(tokens, top_k_mask(attention, mask, k))).logits.argmax(-1)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from . import validate
 from .data import Batch, TextDataset, Vocab
 
 NEUTRAL_TOKENS = ("A", "B", "C", "D")
@@ -66,14 +67,15 @@ class ShortcutTask:
 
 def key_names(key_types: int = 1) -> tuple[list[str], list[str]]:
     """The spellings of the X keys and the Y keys: ``X``/``Y``, or ``X0..X{n-1}``/``Y0..`` for several types."""
-    if key_types < 1:
-        raise ValueError(f"key_types must be >= 1, got {key_types}")
+    key_types = validate.integer("key_types", key_types, minimum=1)
     if key_types == 1:
         return ["X"], ["Y"]
     return [f"X{i}" for i in range(key_types)], [f"Y{i}" for i in range(key_types)]
 
 
 def shortcut_vocab(filler_types: int = 50, neutral=NEUTRAL_TOKENS, key_types: int = 1) -> Vocab:
+    validate.integer("filler_types", filler_types, minimum=1)
+    _check_neutral(neutral)
     x_names, y_names = key_names(key_types)
     return Vocab.build([], extra=[*neutral, *x_names, *y_names, *(f"f{i}" for i in range(filler_types))])
 
@@ -92,10 +94,12 @@ def make_shortcut_task(n: int, rule: str = "xor", *, cases=CASES, n_filler: int 
     """
     if rule not in LABEL_RULES:
         raise ValueError(f"unknown label rule {rule!r}; choose one of {sorted(LABEL_RULES)}")
-    if n < 1 or n_filler < 2 or filler_types < 1:
-        raise ValueError("need n >= 1, n_filler >= 2 (room for both keys) and filler_types >= 1")
-    if not cases or any(c not in CASES for c in cases):
-        raise ValueError(f"cases must be a non-empty selection of {CASES}, got {cases}")
+    validate.integer("n", n, minimum=1)
+    validate.integer("n_filler", n_filler, minimum=2)  # room for both keys
+    validate.integer("filler_types", filler_types, minimum=1)
+    validate.integer("seed", seed, minimum=0)
+    if isinstance(cases, str) or not cases or any(c not in CASES for c in cases):
+        raise ValueError(f"cases must be a non-empty selection of {CASES}, got {cases!r}")
     vocab = shortcut_vocab(filler_types, neutral, key_types)
     rng = np.random.default_rng(seed)
     n_neutral = len(neutral)
@@ -123,11 +127,20 @@ def make_shortcut_task(n: int, rule: str = "xor", *, cases=CASES, n_filler: int 
     return ShortcutTask(batch, vocab, torch.from_numpy(neutral_pos), torch.from_numpy(rationale), case, rule)
 
 
+def _check_neutral(tokens) -> None:
+    if isinstance(tokens, str) or not tokens or not all(isinstance(t, str) and t and " " not in t for t in tokens):
+        raise ValueError(f"neutral tokens must be a non-empty list of single tokens (strings without spaces), "
+                         f"got {tokens!r}")
+
+
 def with_neutral_prefix(dataset: TextDataset, prefix=("<a>", "<b>", "<c>", "<d>")) -> TextDataset:
     """The same sentences with the same neutral tokens put in front of every one of them.
 
     The prefix tokens are not words, and being identical everywhere they carry no label information.
     """
+    if not isinstance(dataset, TextDataset):
+        raise TypeError(f"with_neutral_prefix takes a TextDataset, got {type(dataset).__name__}")
+    _check_neutral(prefix)
     return TextDataset(
         texts=[" ".join(prefix) + " " + t for t in dataset.texts],
         tokens=[list(prefix) + toks for toks in dataset.tokens],
@@ -148,7 +161,12 @@ def with_answer_hint(dataset: TextDataset) -> TextDataset:
     what the mask selects among the real tokens. This is the limit case of a selector that understands
     the input better than any few words can show.
     """
+    if not isinstance(dataset, TextDataset):
+        raise TypeError(f"with_answer_hint takes a TextDataset, got {type(dataset).__name__}")
     hints = hint_tokens(dataset.label_names)
+    bad = [label for label in dataset.labels if not 0 <= int(label) < len(hints)]
+    if bad:
+        raise ValueError(f"label {bad[0]} has no name: the dataset names {len(hints)} classes {list(dataset.label_names)}")
     return TextDataset(
         texts=[f"{hints[label]} {text}" for label, text in zip(dataset.labels, dataset.texts)],
         tokens=[[hints[label]] + toks for label, toks in zip(dataset.labels, dataset.tokens)],

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import validate
 from ._io import atomic_write
 from .data import Batch
 from .models import AttentionClassifier, BagOfWordsClassifier
@@ -67,10 +68,23 @@ def fit(model: nn.Module, train: Batch, dev: Batch | None = None, *, epochs: int
     weight per example; the loss is then the weighted mean (instance weighting, see
     :mod:`attnlab.mitigations`).
     """
+    if not isinstance(train, Batch) or (dev is not None and not isinstance(dev, Batch)):
+        raise TypeError("fit takes Batch objects for train and dev (see attnlab.data.encode)")
     if train.labels is None or (dev is not None and dev.labels is None):
         raise ValueError("fit needs labelled batches (Batch.labels is None)")
-    if epochs < 1:
-        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    epochs = validate.integer("epochs", epochs, minimum=1)
+    batch_size = validate.integer("batch_size", batch_size, minimum=1)
+    lr = validate.number("lr", lr, minimum=0.0, strict_minimum=True)
+    weight_decay = validate.number("weight_decay", weight_decay, minimum=0.0)
+    patience = validate.integer("patience", patience, minimum=1)
+    max_steps = validate.optional_integer("max_steps", max_steps, minimum=1)
+    if loss_weights is not None and not callable(loss_weights):
+        raise TypeError("loss_weights must be a function (batch, output) -> one weight per example")
+    n_classes = validate.n_classes_of(model)
+    if n_classes:
+        validate.class_labels("train labels", train.labels, n_classes, len(train))
+        if dev is not None:
+            validate.class_labels("dev labels", dev.labels, n_classes, len(dev))
     set_seed(seed)
     forward_kwargs = forward_kwargs or {}
     params = [p for p in model.parameters() if p.requires_grad]
@@ -91,6 +105,10 @@ def fit(model: nn.Module, train: Batch, dev: Batch | None = None, *, epochs: int
             else:
                 weights = _checked_weights(loss_weights(batch, output), len(batch))
                 loss = (weights * losses).sum() / weights.sum().clamp_min(1e-12)
+            if not bool(torch.isfinite(loss)):
+                raise FloatingPointError(
+                    f"the training loss became {loss.item()} at epoch {epoch}, step {step + 1}; training stopped "
+                    f"(lr = {lr}: try a smaller learning rate, and check the inputs and loss weights)")
             loss.backward()
             optimiser.step()
             total_loss += loss.item() * len(batch)
@@ -117,17 +135,25 @@ def fit(model: nn.Module, train: Batch, dev: Batch | None = None, *, epochs: int
 
 
 def _checked_weights(weights, n: int) -> torch.Tensor:
-    weights = torch.as_tensor(weights, dtype=torch.float32).detach()
+    try:
+        weights = torch.as_tensor(weights, dtype=torch.float32).detach()
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"loss_weights must return numbers, one per example ({exc})") from exc
     if weights.shape != (n,):
         raise ValueError(f"loss_weights returned shape {tuple(weights.shape)}, expected ({n},): one weight per example of the batch")
     if not bool(torch.isfinite(weights).all()) or bool((weights < 0).any()):
         raise ValueError("loss weights must be finite and non-negative")
+    if not bool((weights > 0).any()):
+        raise ValueError("every loss weight of a batch is 0: the batch would teach nothing")
     return weights
 
 
 @torch.no_grad()
 def predict_proba(model: nn.Module, data: Batch, batch_size: int = 256, **forward_kwargs) -> torch.Tensor:
     """Class probabilities ``(N, C)`` for every sentence of ``data``, in order."""
+    if not isinstance(data, Batch):
+        raise TypeError(f"predict_proba takes a Batch (see attnlab.data.encode), got {type(data).__name__}")
+    batch_size = validate.integer("batch_size", batch_size, minimum=1)
     model.eval()
     return torch.cat([model(b.tokens, b.mask, **forward_kwargs).probs
                       for b in data.batches(batch_size)])
@@ -148,23 +174,65 @@ def accuracy(model: nn.Module, data: Batch, batch_size: int = 256, **forward_kwa
 _MODEL_CLASSES = {"AttentionClassifier": AttentionClassifier, "BagOfWordsClassifier": BagOfWordsClassifier}
 
 
+def _digest(class_name: str, config_json: str, state: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over the class name, the config and every tensor (name, dtype, shape, bytes)."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{class_name}\n{config_json}\n".encode())
+    for name in sorted(state):
+        tensor = state[name].detach().contiguous().cpu()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}\n".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
 def save_model(model: nn.Module, path: str | os.PathLike) -> Path:
-    """Write the weights (safetensors) and constructor arguments of a kit model to ``path``."""
+    """Write the weights (safetensors), constructor arguments and a SHA-256 of both to ``path``.
+
+    :func:`load_model` recomputes the hash, so a file changed after saving (a flipped bit, an edited
+    config) is refused instead of loading as a silently different model.
+    """
     from safetensors.torch import save
 
     name = type(model).__name__
     if name not in _MODEL_CLASSES or not hasattr(model, "config"):
         raise TypeError(f"save_model saves the kit's models ({sorted(_MODEL_CLASSES)}), not {name}")
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    meta = {"class": name, "config": json.dumps(model.config)}
+    config = json.dumps(model.config, sort_keys=True)
+    meta = {"class": name, "config": config, "sha256": _digest(name, config, state)}
     path = Path(path)
     with atomic_write(path, "wb") as handle:
         handle.write(save(state, metadata=meta))
     return path
 
 
+def _checked_config(cls, config) -> dict:
+    """The saved constructor arguments, checked against ``cls``'s signature."""
+    import inspect
+
+    if not isinstance(config, dict):
+        raise ValueError(f"the saved config is not a dict of constructor arguments: {config!r}")
+    params = inspect.signature(cls.__init__).parameters
+    unknown = sorted(set(config) - set(params) - {"self"})
+    if unknown:
+        raise ValueError(f"the saved config has arguments {unknown} that {cls.__name__} does not take")
+    missing = sorted(n for n, p in params.items() if n != "self" and p.default is inspect.Parameter.empty
+                     and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and n not in config)
+    if missing:
+        raise ValueError(f"the saved config lacks the required arguments {missing} of {cls.__name__}")
+    config = dict(config)
+    for key in ("cnn_kernels", "selector_only_ids"):
+        if key in config:
+            config[key] = tuple(config[key])
+    return config
+
+
 def load_model(path: str | os.PathLike) -> nn.Module:
-    """Rebuild a model written by :func:`save_model`; no pickled code is ever executed."""
+    """Rebuild a model written by :func:`save_model`; no pickled code is ever executed.
+
+    The file's SHA-256 of class, config and weights must match the one written at save time, and the
+    config must fit the model class: anything else is refused with a message.
+    """
     from safetensors import safe_open
     from safetensors.torch import load_file
 
@@ -179,8 +247,20 @@ def load_model(path: str | os.PathLike) -> nn.Module:
         raise ValueError(f"{path} is not a safetensors file written by attnlab.save_model ({exc})") from exc
     if meta.get("class") not in _MODEL_CLASSES:
         raise ValueError(f"{path} does not say which kit model it holds (metadata: {meta})")
-    config = json.loads(meta["config"])
-    config["cnn_kernels"] = tuple(config.get("cnn_kernels", ()))
-    model = _MODEL_CLASSES[meta["class"]](**config)
-    model.load_state_dict(state)
+    if "sha256" not in meta or "config" not in meta:
+        raise ValueError(f"{path} has no checksum (saved by an older attnlab, or not by save_model): "
+                         "re-save the model with attnlab.train.save_model")
+    if _digest(meta["class"], meta["config"], state) != meta["sha256"]:
+        raise ValueError(f"{path} is corrupted or was changed after saving: its weights or config do not match "
+                         "the checksum written by save_model. Re-train or re-save the model.")
+    try:
+        config = json.loads(meta["config"])
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: the saved config is not valid JSON ({exc})") from exc
+    cls = _MODEL_CLASSES[meta["class"]]
+    model = cls(**_checked_config(cls, config))
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ValueError(f"{path}: the weights do not fit a {cls.__name__} built from the saved config ({exc})") from exc
     return model.eval()

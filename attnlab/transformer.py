@@ -34,8 +34,9 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from . import validate
 from .data import Batch, TextDataset, check_padded
-from .models import ClassifierOutput, RemovalMixin
+from .models import ClassifierOutput, RemovalMixin, check_inputs
 
 #: Index of the first content token in the full attention maps (position 0 is the classification token).
 CONTENT_OFFSET = 1
@@ -70,14 +71,53 @@ class TransformerOutput(ClassifierOutput):
 # --------------------------------------------------------------------------------------------------
 
 
+class LayerIntervention:
+    """An intervention restricted to some layers (``layers=None``: all). It remembers which layers it
+    met, so that :func:`attention_intervention` can refuse one aimed at a layer the model does not have
+    (which would otherwise silently change nothing)."""
+
+    def __init__(self, apply: Intervention, layers: Sequence[int] | None, name: str):
+        if layers is not None:
+            if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+                raise TypeError(f"layers must be a list of layer indices (0 = first layer), got {layers!r}")
+            layers = tuple(validate.integer("each layer index", i, minimum=0) for i in layers)
+            if not layers:
+                raise ValueError("layers is empty: name at least one layer, or pass None for every layer")
+        self.apply, self.layers, self.name, self.seen = apply, layers, name, set()
+
+    def __call__(self, layer, weights, allowed):
+        if layer is not None:
+            self.seen.add(int(layer))
+        if self.layers is not None and (layer is None or layer not in self.layers):
+            return weights
+        return self.apply(layer, weights, allowed)
+
+    def check_layers(self) -> None:
+        if self.layers is not None and self.seen:
+            missing = sorted(set(self.layers) - self.seen)
+            if missing:
+                raise ValueError(f"the {self.name} intervention names layer(s) {missing}, but the model ran "
+                                 f"layers 0..{max(self.seen)} only: the intervention changed nothing there")
+
+
 @contextlib.contextmanager
 def attention_intervention(intervention: Intervention | None):
-    """Run every kit transformer / ``"attnlab"``-attention model in this block with ``intervention``."""
+    """Run every kit transformer / ``"attnlab"``-attention model in this block with ``intervention``.
+
+    On leaving the block, an intervention from :func:`uniform`, :func:`permuted` or :func:`frozen` that
+    names a layer the model never ran is an error (it would have changed nothing).
+    """
+    if intervention is not None and not callable(intervention):
+        raise TypeError(f"an intervention is a function (layer, weights, allowed) -> weights, got {intervention!r}")
+    if isinstance(intervention, LayerIntervention):
+        intervention.seen.clear()
     token = _ACTIVE.set(intervention)
     try:
         yield
     finally:
         _ACTIVE.reset(token)
+    if isinstance(intervention, LayerIntervention):
+        intervention.check_layers()
 
 
 def _apply_intervention(layer: int | None, weights: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
@@ -85,51 +125,46 @@ def _apply_intervention(layer: int | None, weights: torch.Tensor, allowed: torch
     if intervention is None:
         return weights
     new = intervention(layer, weights, allowed.expand_as(weights))
-    if new.shape != weights.shape:
-        raise ValueError(f"the intervention returned shape {tuple(new.shape)}, expected {tuple(weights.shape)}")
+    if not isinstance(new, torch.Tensor) or new.shape != weights.shape:
+        shape = tuple(new.shape) if isinstance(new, torch.Tensor) else type(new).__name__
+        raise ValueError(f"the intervention returned {shape}, expected a tensor of shape {tuple(weights.shape)}")
+    if not bool(torch.isfinite(new.detach()).all()):
+        raise ValueError(f"the intervention returned NaN or infinite attention weights in layer {layer}")
     return new
-
-
-def _selected(layers: Sequence[int] | None, layer: int | None) -> bool:
-    return layers is None or (layer is not None and layer in layers)
 
 
 def uniform(layers: Sequence[int] | None = None) -> Intervention:
     """Every query attends equally to every key it may attend to (in ``layers``, default all)."""
 
     def apply(layer, weights, allowed):
-        if not _selected(layers, layer):
-            return weights
         flat = allowed.to(weights.dtype)
         return flat / flat.sum(-1, keepdim=True).clamp_min(1.0)
 
-    return apply
+    return LayerIntervention(apply, layers, "uniform")
 
 
 def permuted(seed: int = 0, layers: Sequence[int] | None = None) -> Intervention:
     """Each attention row's weights are shuffled among its allowed keys (same peakedness, other
     targets), with a fresh random permutation per row, head and layer, fixed by ``seed``."""
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(validate.integer("seed", seed, minimum=0))
 
     def apply(layer, weights, allowed):
-        if not _selected(layers, layer):
-            return weights
         keys = torch.rand(allowed.shape, generator=generator).masked_fill(~allowed, float("inf"))
         shuffled = keys.argsort(-1)  # allowed keys in random order, then the rest
         natural = torch.argsort((~allowed).to(torch.int8), dim=-1, stable=True)  # allowed keys in order
         return torch.zeros_like(weights).scatter(-1, natural, weights.gather(-1, shuffled))
 
-    return apply
+    return LayerIntervention(apply, layers, "permuted")
 
 
 def frozen(maps: Sequence[torch.Tensor], layers: Sequence[int] | None = None) -> Intervention:
     """Replay recorded attention maps (one ``(B, H, S, S)`` tensor per layer, e.g. the ``attentions``
     of another model on the *same* batch) instead of the ones the model computes."""
-    maps = [m.detach() for m in maps]
+    if isinstance(maps, torch.Tensor) or not len(maps):
+        raise ValueError("frozen needs a list of recorded maps, one (B, H, S, S) tensor per layer")
+    maps = [validate.finite("a recorded attention map", validate.tensor("a recorded map", m)).detach() for m in maps]
 
     def apply(layer, weights, allowed):
-        if not _selected(layers, layer):
-            return weights
         if layer is None or layer >= len(maps):
             raise ValueError("frozen attention needs the layer index and one recorded map per layer")
         if maps[layer].shape != weights.shape:
@@ -137,7 +172,7 @@ def frozen(maps: Sequence[torch.Tensor], layers: Sequence[int] | None = None) ->
                              f"the model computes {tuple(weights.shape)}: record it on the same batch")
         return maps[layer]
 
-    return apply
+    return LayerIntervention(apply, layers, "frozen")
 
 
 def _attnlab_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
@@ -215,6 +250,13 @@ class TransformerClassifier(RemovalMixin, nn.Module):
                  embed_dim: int = 50, ff_dim: int = 128, max_length: int = 128, dropout: float = 0.1,
                  embeddings: torch.Tensor | None = None, freeze_embeddings: bool = False):
         super().__init__()
+        for name, value in (("vocab_size", vocab_size), ("n_classes", n_classes), ("n_layers", n_layers),
+                            ("n_heads", n_heads), ("embed_dim", embed_dim), ("ff_dim", ff_dim),
+                            ("max_length", max_length)):
+            validate.integer(name, value, minimum=1)
+        validate.number("dropout", dropout, minimum=0.0, maximum=1.0, strict_maximum=True)
+        if embeddings is not None:
+            validate.finite("embeddings", validate.tensor("embeddings", embeddings))
         if n_layers < 1 or n_heads < 1 or embed_dim % n_heads:
             raise ValueError(f"need n_layers >= 1 and embed_dim divisible by n_heads, got n_layers="
                              f"{n_layers}, n_heads={n_heads}, embed_dim={embed_dim}")
@@ -247,14 +289,12 @@ class TransformerClassifier(RemovalMixin, nn.Module):
         ``attend_mask`` (bool ``(B, T)``): False positions receive no attention in any layer (the
         softmax renormalises over the rest) — the ``att_mask`` removal operator.
         """
-        check_padded(tokens, mask)
+        check_inputs(self, tokens, mask, inputs_embeds, attend_mask)
         B, T = tokens.shape
         if T > self.config["max_length"]:
             raise ValueError(f"sentences of {T} tokens exceed max_length={self.config['max_length']}; "
                              "truncate them (encode(..., max_length=)) or build the model with a larger max_length")
         embeddings = self.embed(tokens) if inputs_embeds is None else inputs_embeds
-        if embeddings.shape[:2] != tokens.shape:
-            raise ValueError(f"inputs_embeds has shape {tuple(embeddings.shape)}, expected ({B}, {T}, E)")
         x = torch.cat([self.cls.expand(B, 1, -1), embeddings * mask[..., None]], 1)
         x = self.dropout(x + self.position.weight[: T + 1])
         receivable = mask if attend_mask is None else mask & attend_mask
@@ -318,8 +358,10 @@ class HFClassifier(RemovalMixin, nn.Module):
         if tokenizer.cls_token_id is None or tokenizer.sep_token_id is None:
             raise ValueError("the tokenizer has no [CLS]/[SEP] tokens; HFClassifier needs an encoder "
                              "that classifies from a first special token (BERT, RoBERTa, DistilBERT, ...)")
-        self.model, self.tokenizer, self.max_length = model, tokenizer, max_length
-        self.config = {"n_classes": model.config.num_labels, "name": model.config.name_or_path}
+        self.model, self.tokenizer = model, tokenizer
+        self.max_length = validate.integer("max_length", max_length, minimum=3)  # [CLS] + a token + [SEP]
+        self.config = {"n_classes": model.config.num_labels, "name": model.config.name_or_path,
+                       "vocab_size": model.config.vocab_size}
         register_attention_function()
         self.use_attention(ATTENTION_IMPLEMENTATION)
 
@@ -335,6 +377,11 @@ class HFClassifier(RemovalMixin, nn.Module):
         import transformers
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+        validate.integer("n_classes", n_classes, minimum=2)
+        validate.integer("max_length", max_length, minimum=3)
+        validate.integer("seed", seed, minimum=0)
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise ValueError(f"name must be a hub name or a folder (or None for the bundled MiniLM), got {name!r}")
         path = minilm_path() if name is None else name
         local = os.path.isdir(path)
         register_attention_function()
@@ -364,7 +411,15 @@ class HFClassifier(RemovalMixin, nn.Module):
     def encode(self, data: TextDataset | Sequence[str], labels=None) -> Batch:
         """Word-piece ids of every sentence (no special tokens; truncated so that with ``[CLS]`` and
         ``[SEP]`` at most ``max_length`` positions remain) as a padded kit ``Batch``."""
+        if isinstance(data, str):
+            raise TypeError(f"encode takes a list of sentences, got the single string {data!r}: "
+                            f"write encode([{data!r}])")
         texts = data.texts if isinstance(data, TextDataset) else list(data)
+        if not texts:
+            raise ValueError("no sentences to encode")
+        bad = [t for t in texts if not isinstance(t, str)]
+        if bad:
+            raise TypeError(f"every sentence must be a string, got {type(bad[0]).__name__} {bad[0]!r}")
         labels = data.labels if isinstance(data, TextDataset) and labels is None else labels
         ids = self.tokenizer(texts, add_special_tokens=False, truncation=True,
                              max_length=self.max_length - 2)["input_ids"]
@@ -383,8 +438,11 @@ class HFClassifier(RemovalMixin, nn.Module):
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor, *, inputs_embeds: torch.Tensor | None = None,
                 attend_mask: torch.Tensor | None = None) -> TransformerOutput:
-        check_padded(tokens, mask)
+        check_inputs(self, tokens, mask, inputs_embeds, attend_mask)
         B, T = tokens.shape
+        if T + 2 > getattr(self.model.config, "max_position_embeddings", T + 2):
+            raise ValueError(f"sentences of {T} word pieces do not fit the encoder's "
+                             f"{self.model.config.max_position_embeddings} positions with [CLS] and [SEP]")
         lengths = mask.sum(1)
         pad_id = self.tokenizer.pad_token_id or 0
         full = torch.full((B, T + 2), pad_id, dtype=torch.long)
@@ -394,8 +452,6 @@ class HFClassifier(RemovalMixin, nn.Module):
         layout = self.layout(mask)
         embeds = self.embed(full)
         if inputs_embeds is not None:
-            if inputs_embeds.shape[:2] != tokens.shape:
-                raise ValueError(f"inputs_embeds has shape {tuple(inputs_embeds.shape)}, expected ({B}, {T}, E)")
             content = torch.cat([embeds[:, :1], inputs_embeds, embeds[:, T + 1:]], 1)
             embeds = torch.where(layout["content"][..., None], content, embeds)
         receivable = mask if attend_mask is None else mask & attend_mask

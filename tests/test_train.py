@@ -74,3 +74,31 @@ def test_bad_arguments_are_rejected():
         fit(make_model(), unlabelled, progress=False)
     with pytest.raises(ValueError, match="labelled"):
         accuracy(make_model(), unlabelled)
+
+
+def test_a_flipped_bit_or_an_edited_config_is_refused_on_load(tmp_path):
+    import json
+    import struct
+
+    from attnlab.models import AttentionClassifier
+
+    torch.manual_seed(0)
+    model = AttentionClassifier(20, 2, embed_dim=8, hidden_dim=6)
+    path = save_model(model, tmp_path / "model.safetensors")
+    raw = bytearray(path.read_bytes())
+    header_len = struct.unpack("<Q", raw[:8])[0]
+    flipped = bytearray(raw)
+    flipped[8 + header_len + 100] ^= 0b0000_0100  # one bit of one weight
+    (tmp_path / "flipped.safetensors").write_bytes(bytes(flipped))
+    with pytest.raises(ValueError, match="corrupted or was changed after saving"):
+        load_model(tmp_path / "flipped.safetensors")
+    header = json.loads(raw[8:8 + header_len])
+    config = json.loads(header["__metadata__"]["config"])
+    config["hidden_dim"] = 7  # a tampered config, same length of header not needed: rewrite it
+    header["__metadata__"]["config"] = json.dumps(config, sort_keys=True)
+    new_header = json.dumps(header).encode()
+    (tmp_path / "edited.safetensors").write_bytes(struct.pack("<Q", len(new_header)) + new_header
+                                                   + bytes(raw[8 + header_len:]))
+    with pytest.raises(ValueError, match="corrupted or was changed after saving"):
+        load_model(tmp_path / "edited.safetensors")
+    assert torch.equal(load_model(path).output.weight, model.output.weight)  # the intact file loads
