@@ -161,6 +161,8 @@ def predict_proba(model: nn.Module, data: Batch, batch_size: int = 256, **forwar
 
 def accuracy(model: nn.Module, data: Batch, batch_size: int = 256, **forward_kwargs) -> float:
     """Share of sentences whose predicted class equals the label."""
+    if not isinstance(data, Batch):
+        raise TypeError(f"accuracy takes a Batch (see attnlab.data.encode), got {type(data).__name__}")
     if data.labels is None:
         raise ValueError("accuracy needs a labelled batch (Batch.labels is None)")
     preds = predict_proba(model, data, batch_size, **forward_kwargs).argmax(-1)
