@@ -118,18 +118,19 @@ SCORECARD_ROWS: list[Row] = [
         "Test accuracy with each sentence's attention permuted",
         "Jain & Wallace (2019): permuting attention often changes outputs little."),
     Row("03_shortcut_experiment", "headline_accuracy",
-        "Synthetic XOR lab, linear head: accuracy of joint training (content alone: about 0.75)",
+        "Synthetic XOR lab, linear head: accuracy of joint training (content alone: see "
+        "headline_content_only_accuracy in the results file)",
         "The kit's reconstruction: Bai et al. (2021) publish neither data nor code for their experiments."),
     Row("03_shortcut_experiment", "headline_neutral_mass",
         "Synthetic XOR lab: attention mass on the neutral tokens A B C D",
-        "Bai et al. (2021, abstract and introduction): the mask itself can encode the label, which explains "
-        "attention on uninformative tokens."),
+        "Bai et al. (2021, abstract and introduction): the mask itself can encode the label, which they "
+        "suggest as one cause of attention on uninformative tokens such as [SEP], ',' and '.'."),
     Row("03_shortcut_experiment", "headline_probe_accuracy",
         "Synthetic XOR lab: label predicted from the attention vector alone (held out)",
         "The kit's measurement (in the spirit of Jethani et al. 2021)."),
     Row("03_shortcut_experiment", "real_neutral_mass",
         "Movie sentences with neutral prefix: attention mass on the neutral tokens",
-        "No paper number; the kit's pilots found little on short sentences."),
+        "No paper number; the chapter's mask-only probe is at the majority rate on these sentences."),
     Row("03_shortcut_experiment", "real_hint_neutral_mass",
         "Same sentences, the selector told the answer by a hint token it alone reads: attention mass on "
         "the neutral tokens",
@@ -138,7 +139,7 @@ SCORECARD_ROWS: list[Row] = [
     Row("04_mitigations", "joint_neutral_mass",
         "Which-key lab with a majority class (hard top-1 selector): share of inputs whose selection is a "
         "neutral token, joint training (mean over the seeds where joint training coded; the chapter "
-        "measures how often it codes, about half of 20 seeds)",
+        "measures how often it codes over 20 seeds)",
         "The kit's reconstruction; no paper number."),
     Row("04_mitigations", "random_pretraining_neutral_mass",
         "Same seeds, after random attention pretraining",
