@@ -20,7 +20,7 @@ from .results import load_results
 
 SOURCE_TABLE = "Liu et al. (2022), paper table (gradient ablation)"
 SOURCE_FIGURE = "Liu et al. (2022), paper figure (violation vs depth, read off the plot ± 0.01)"
-SOURCE_NOTEBOOK = "Liu et al., authors' public notebook (not in the paper)"
+SOURCE_NOTEBOOK = "Liu et al., authors' public notebook (read from the notebook, not from the paper)"
 
 #: Liu et al.'s gradient-ablation table: violation ratio (mean of the three removal operators).
 LIU2022_ABLATION = {
