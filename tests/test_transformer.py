@@ -278,3 +278,20 @@ def test_input_x_gradient_on_bert_word_vectors_is_minus_the_position_and_segment
     other = embeddings.position_embeddings.weight[1:T + 1] + embeddings.token_type_embeddings.weight[0]
     expected = -(other.detach() * grad).sum(-1) * batch.mask
     assert torch.allclose(ixg, expected, atol=1e-6, rtol=1e-3)
+
+
+def test_minilm_encode_refuses_a_bare_string_and_bad_layers_fail_loudly(minilm):
+    """A string is not a list of sentences (it would become one sentence per character); an intervention
+    aimed at a layer the model does not have would change nothing, so it is an error."""
+    from attnlab.transformer import attention_intervention, uniform
+
+    minilm, _ = minilm
+    with pytest.raises(TypeError, match=r"encode\(\['good film'\]\)"):
+        minilm.encode("good film")
+    batch = minilm.encode(["good film", "a dull , listless movie"])
+    assert len(batch) == 2
+    with pytest.raises(ValueError, match=r"names layer\(s\) \[6\]"):
+        with attention_intervention(uniform([6])):  # MiniLM-L6 has layers 0..5
+            minilm(batch.tokens, batch.mask)
+    with attention_intervention(uniform([5])):
+        minilm(batch.tokens, batch.mask)  # the last layer exists: no error
