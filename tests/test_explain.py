@@ -119,13 +119,26 @@ def test_value_norm_weights_attention_by_value_size(model, batch):
     assert torch.allclose(explain("attention_x_value_norm", model, batch), expected)
 
 
-def test_random_baseline_does_not_depend_on_batching(batch):
+@pytest.mark.parametrize("method", ["random", "random_signed"])
+def test_random_baselines_do_not_depend_on_batching(batch, method):
     model = make_model()
-    together = explain("random", model, batch)
+    together = explain(method, model, batch)
     for i in range(len(batch)):
         n = int(batch.lengths[i])
-        assert torch.equal(explain("random", model, batch[i])[0, :n], together[i, :n])
-    assert together[batch.mask].abs().max() <= 1 and together[batch.mask].std() > 0.2
+        assert torch.equal(explain(method, model, batch[i])[0, :n], together[i, :n])
+    assert torch.equal(together, explain(method, model, batch, batch_size=2))
+    assert together[batch.mask].std() > 0.2
+
+
+def test_random_is_liu_et_al_non_negative_baseline_and_random_signed_takes_both_signs(batch):
+    """`random` is the paper's baseline (torch.rand_like: uniform in [0, 1)); `random_signed` is 2u − 1."""
+    model = make_model()
+    liu, signed = explain("random", model, batch), explain("random_signed", model, batch)
+    assert bool((liu[batch.mask] >= 0).all()) and bool((liu[batch.mask] < 1).all())
+    assert bool((signed[batch.mask] < 0).any()) and bool((signed[batch.mask] > 0).any())
+    assert bool((signed[batch.mask] >= -1).all()) and bool((signed[batch.mask] < 1).all())
+    assert torch.allclose(signed, (liu * 2 - 1).masked_fill(~batch.mask, 0.0))
+    assert not torch.equal(liu, explain("random", model, batch, seed=1))
 
 
 def test_leave_one_out_of_one_token_sentences_is_zero():
