@@ -235,13 +235,42 @@ def attention_gradient(model, tokens, mask, target):
     return _attention_and_gradient(model, tokens, mask, target)[1]
 
 
+def first_readout_weight(model) -> torch.Tensor:
+    """``W``: the weight of the first linear layer applied to the attention-pooled vector.
+
+    For :class:`attnlab.models.AttentionClassifier` that is the output layer; a model with layers
+    after its attention says which is first through a ``first_decoder_weight()`` method, or has an
+    ``output`` that is an ``nn.Sequential`` starting with a linear layer.
+    """
+    if hasattr(model, "first_decoder_weight"):
+        return model.first_decoder_weight().detach()
+    head = getattr(model, "output", None)
+    if isinstance(head, torch.nn.Sequential) and len(head):
+        head = head[0]
+    if not isinstance(head, torch.nn.Linear):
+        raise TypeError(f"AttIN needs the linear layer that reads the attention-pooled vector (model.output), "
+                        f"and {type(model).__name__} has none")
+    return head.weight.detach()
+
+
 @register("attention_x_value_norm")
 def attention_x_value_norm(model, tokens, mask, target):
-    """AttIN (after Kobayashi et al. 2020): α_t · ‖h_t‖, the size of what each token actually adds
-    to the pooled vector (non-negative)."""
+    """AttIN (non-negative): α_t · ‖W h_t‖, as in Liu et al.'s (2022) code, after Kobayashi et al. (2020).
+
+    Kobayashi et al. measure the size of the *transformed* vector that attention weighs — ‖α f(x)‖, with
+    f the value transform of an attention layer — rather than α alone. The kit's pooled classifiers
+    have no value transform: the attention pools the encoder states themselves, c = Σ_t α_t h_t, and
+    the logits are W c + b. Liu et al.'s code for these single-attention models
+    (``AttnDecoder.get_att_norm``: ``attn * norm(hidden @ main[0].weight.T)``) takes for W the weight
+    of the first linear layer after the attention, without its bias; the kit does the same
+    (:func:`first_readout_weight`; here the output layer). This is the honest analogue: with a linear
+    read-out, W c = Σ_t α_t (W h_t), so α_t W h_t is exactly what token t adds to the logits. Taking W
+    as the identity (α_t · ‖h_t‖) would also count directions of h_t that the read-out ignores.
+    """
+    weight = first_readout_weight(model)
     with torch.no_grad():
         out = model(tokens, mask)
-        return out.attention * out.values.norm(dim=-1)
+        return out.attention * (out.values @ weight.T).norm(dim=-1)
 
 
 @register("integrated_gradients")

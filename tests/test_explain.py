@@ -113,10 +113,16 @@ def test_integrated_gradients_is_complete_and_matches_captum(model, batch):
         explain("integrated_gradients", model, batch, steps=0)
 
 
-def test_value_norm_weights_attention_by_value_size(model, batch):
+def test_attin_is_attention_times_the_norm_of_the_read_out_of_each_state(model, batch):
+    """AttIN as in Liu et al.'s code: α_t · ‖W h_t‖ with W the output layer's weight (no bias)."""
     out = model(batch.tokens, batch.mask)
-    expected = (out.attention * out.values.norm(dim=-1)).detach()
-    assert torch.allclose(explain("attention_x_value_norm", model, batch), expected)
+    per_token = torch.stack([out.values[:, t] @ model.output.weight.T for t in range(out.values.shape[1])], 1)
+    expected = (out.attention * per_token.norm(dim=-1)).detach()
+    assert torch.allclose(explain("attention_x_value_norm", model, batch), expected, atol=1e-6)
+    # the pieces add up to the logits: W c = Σ_t α_t W h_t
+    logits = (out.attention[..., None] * per_token).sum(1) + model.output.bias
+    assert torch.allclose(logits, out.logits, atol=1e-5)
+    assert not torch.allclose(expected, (out.attention * out.values.norm(dim=-1)).detach())  # not α · ‖h‖
 
 
 @pytest.mark.parametrize("method", ["random", "random_signed"])
