@@ -303,38 +303,20 @@ class DeepDecoderClassifier(AttentionClassifier):
                            decoder_activation=decoder_activation)
 
     def first_decoder_weight(self) -> torch.Tensor:
-        """``W_1``, the weight of the first layer after the attention (the output layer when L = 1)."""
+        """``W_1``, the weight of the first layer after the attention (the output layer when L = 1):
+        the ``W`` of AttIN, ``α_t · ‖W_1 h_t‖`` (:func:`attnlab.explain.attention_x_value_norm`)."""
         return self.output[0].weight.detach()
 
 
-def deep_attention_x_value_norm(model, tokens, mask, target):
-    """AttIN as in Liu et al.'s code for their single-attention text models (non-negative):
-    ``α_t · ‖W_1 h_t‖``, with ``W_1`` the weight of the first layer after the attention
-    (``AttnDecoder.get_att_norm``: ``attn * norm(hidden @ main[0].weight.T)``, no bias).
-
-    These models have no value transform of their own: the attention pools the encoder states
-    ``h_t`` directly, so the authors take the first linear map applied to the pooled vector as the
-    "transform" of Kobayashi et al. (2020). With one decoder layer ``W_1`` is the output layer and
-    ``W_1 h_t`` is token ``t``'s whole contribution to the logits, before the attention weight.
-    """
-    if not hasattr(model, "first_decoder_weight"):
-        raise TypeError(f"this AttIN needs a model with layers after its attention (DeepDecoderClassifier), "
-                        f"got {type(model).__name__}")
-    with torch.no_grad():
-        out = model(tokens, mask)
-        return out.attention * (out.values @ model.first_decoder_weight().T).norm(dim=-1)
-
-
-#: The methods of Liu et al.'s depth figure, for :class:`DeepDecoderClassifier` (RawAtt, AttGrad,
-#: AttIN, InputGrad, IG, Random — Random is the authors' non-negative baseline).
+#: The methods of Liu et al.'s depth figure, for :class:`DeepDecoderClassifier`: RawAtt, AttGrad,
+#: AttIN, InputGrad, IG and Random — those of :mod:`attnlab.explain`. AttIN there is the authors'
+#: ``α_t · ‖W_1 h_t‖`` with ``W_1`` the first layer after the attention (``AttnDecoder.get_att_norm``,
+#: ``attn * norm(hidden @ main[0].weight.T)``): these models have no value transform of their own, so
+#: the first linear map that reads the pooled vector plays that role (``first_decoder_weight``).
+#: Random is the authors' non-negative baseline.
 DEEP_DECODER_METHODS: dict[str, _explain.ExplanationMethod] = {
-    "raw_attention": _explain.METHODS["raw_attention"],
-    "attention_x_gradient": _explain.METHODS["attention_x_gradient"],
-    "attention_x_value_norm": deep_attention_x_value_norm,
-    "input_x_gradient": _explain.METHODS["input_x_gradient"],
-    "integrated_gradients": _explain.METHODS["integrated_gradients"],
-    "random": _explain.METHODS["random"],
-}
+    name: _explain.METHODS[name] for name in ("raw_attention", "attention_x_gradient", "attention_x_value_norm",
+                                              "input_x_gradient", "integrated_gradients", "random")}
 
 
 def explain_all_deep(model, batch: Batch, methods: Sequence[str] | None = None,

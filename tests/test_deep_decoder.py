@@ -8,8 +8,7 @@ from attnlab.data import Batch
 from attnlab.explain import explain
 from attnlab.faithfulness import violation_test
 from attnlab.models import AttentionClassifier
-from attnlab.multilayer import (DEEP_DECODER_METHODS, DeepDecoderClassifier, deep_attention_x_value_norm,
-                                explain_all_deep)
+from attnlab.multilayer import DEEP_DECODER_METHODS, DeepDecoderClassifier, explain_all_deep
 
 
 @pytest.fixture
@@ -54,9 +53,6 @@ def test_attin_of_the_deep_model_follows_the_authors_code(batch):
     with torch.no_grad():  # the first layer's weight, not the output layer's, nor ‖h‖
         model.output[-1].weight.mul_(5.0)
     assert torch.allclose(explain("attention_x_value_norm", model, batch, registry=DEEP_DECODER_METHODS), weights)
-    with pytest.raises(TypeError, match="layers after its attention"):
-        deep_attention_x_value_norm(AttentionClassifier(30, hidden_dim=8, embed_dim=6), batch.tokens, batch.mask,
-                                    torch.zeros(3, dtype=torch.long))
 
 
 def test_the_depth_figure_methods_run_and_the_violation_test_takes_them(batch):
@@ -77,3 +73,21 @@ def test_bad_decoder_options_are_refused():
         DeepDecoderClassifier(30, decoder_layers=0)
     with pytest.raises(ValueError):
         DeepDecoderClassifier(30, decoder_layers=2, decoder_activation="gelu")
+
+
+def test_depth_scorecard_rows_compare_at_the_same_depth():
+    """Every deep_<L> row sits beside the paper's figure at the same number of layers, on the panel its
+    setting names (never a Transformer depth, never another panel)."""
+    from attnlab.papers import SCORECARD_ROWS, SOURCE_FIGURE, liu2022_depth
+
+    rows = [r for r in SCORECARD_ROWS if r.key.startswith("deep_")]
+    assert rows, "chapter 6 should compare its depth factor with the paper's figure"
+    for row in rows:
+        depth = int(row.key.split("_")[1])
+        method = row.key.split("_violation_")[1]
+        dataset = row.setting.split(",")[0]
+        assert dataset in ("SST", "Yelp") and f"+ {depth} deep layer" in row.setting
+        assert row.source == SOURCE_FIGURE and row.paper == liu2022_depth(dataset, method, depth)
+        assert method in DEEP_DECODER_METHODS
+    assert not [r for r in SCORECARD_ROWS if r.chapter == "06_transformers" and r.key.startswith("transformer_depth_")
+                and r.paper is not None], "the Transformer-layer sweep has no paper curve to sit beside"
