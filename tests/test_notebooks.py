@@ -196,7 +196,13 @@ def smoke_results(tmp_path_factory):
     return get
 
 
-@pytest.mark.parametrize("path", toc_notebooks(), ids=lambda p: p.stem)
+def grouped(paths):
+    """One xdist group per notebook: its tests share a worker, and so one smoke run (tests/run.sh runs
+    the tests on every core with ``--dist loadgroup``)."""
+    return [pytest.param(p, marks=pytest.mark.xdist_group(p.stem), id=p.stem) for p in paths]
+
+
+@pytest.mark.parametrize("path", grouped(toc_notebooks()))
 def test_notebook_runs_in_smoke_mode_and_its_results_make_sense(path, smoke_results):
     assert path.stem in CHECKS, f"add result checks for {path.stem} to tests/test_notebooks.py"
     results = smoke_results(path)
@@ -207,7 +213,7 @@ def test_notebook_runs_in_smoke_mode_and_its_results_make_sense(path, smoke_resu
 CLAIMS_REQUIRED = [p.stem for p in toc_notebooks() if p.stem[:2].isdigit()]
 
 
-@pytest.mark.parametrize("path", [p for p in toc_notebooks() if p.stem in CLAIMS_REQUIRED], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", grouped([p for p in toc_notebooks() if p.stem in CLAIMS_REQUIRED]))
 def test_chapter_writes_its_claims(path, smoke_results):
     """Each chapter states its claims (checked in full mode; in smoke mode they are only recorded)."""
     claims = smoke_results.claims(path)
@@ -216,6 +222,7 @@ def test_chapter_writes_its_claims(path, smoke_results):
         assert set(claim) == {"id", "text", "holds", "numbers"} and claim["numbers"]
 
 
+@pytest.mark.xdist_group("01_attention_as_explanation")
 def test_same_seed_gives_identical_results(smoke_results, tmp_path):
     path = ROOT / "notebooks" / "01_attention_as_explanation.ipynb"
     assert run_notebook(path, tmp_path / "again") == smoke_results(path)

@@ -1,0 +1,118 @@
+"""Execute the book's notebooks in parallel, one process per core, into the build's execution cache.
+
+``bash book/build.sh`` runs this before ``jupyter-book build``. Every notebook of ``_toc.yml`` is
+executed from scratch by jupyter-cache's parallel executor (the Jupyter Book 1.x stack's own), each
+kernel single-threaded (the ``Chapter`` helper's default), and its outputs are stored in the cache that
+``_config.yml`` names; the book build (``execute_notebooks: cache``) then renders those outputs without
+executing the chapters again. The MyST pages that read the chapters' results (the scorecard and the
+claims ledger) are not executed here: the build executes them after every chapter has written its results.
+
+    python book/execute.py            # clear the cache, execute every notebook (one process per core)
+    python book/execute.py --reuse    # execute only the notebooks whose code changed since the last run
+
+``ATTNLAB_JOBS=1`` executes one notebook at a time (the sequential build that the parallel one must equal);
+any other value, or none, uses one process per core. Exit status 1 if a notebook fails: its traceback is
+printed and nothing half-done is left in the cache (a failed notebook has no cache entry).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import yaml
+from jupyter_cache import get_cache
+from jupyter_cache.executors import load_executor
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMES_FILE = "execution_seconds.json"  # beside the cache: the last run's seconds per notebook
+
+
+def book_config(root: Path = ROOT) -> dict:
+    return yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
+
+
+def cache_path(root: Path = ROOT) -> Path:
+    """The jupyter-cache folder that the book build reads (``execute.cache`` in ``_config.yml``)."""
+    execute = book_config(root).get("execute", {})
+    if execute.get("execute_notebooks") != "cache" or not execute.get("cache"):
+        raise SystemExit("_config.yml must set execute.execute_notebooks: cache and execute.cache: <folder>")
+    return root / execute["cache"]
+
+
+def toc_notebooks(root: Path = ROOT) -> list[Path]:
+    """The ``.ipynb`` files of ``_toc.yml``, in the order of the table of contents."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    files = [entry["file"] for part in toc.get("parts", []) for entry in part.get("chapters", [])]
+    return [root / f"{name}.ipynb" for name in files if (root / f"{name}.ipynb").is_file()]
+
+
+def longest_first(notebooks: list[Path], previous: dict[str, float]) -> list[Path]:
+    """Hand the longest notebooks out first (as measured last time), so that no core idles at the end.
+
+    The executor's pool takes the notebooks in this order; a notebook never measured goes first.
+    """
+    return sorted(notebooks, key=lambda path: -previous.get(path.name, float("inf")))
+
+
+def execute(root: Path = ROOT, reuse: bool = False, jobs: int | None = None, folder: Path | None = None,
+            notebooks: list[Path] | None = None) -> dict[str, float]:
+    """Execute the notebooks (default: those of ``_toc.yml``) into the cache folder (default: the one of
+    ``_config.yml``); return ``{notebook: seconds}`` of those executed."""
+    config = book_config(root)
+    folder = Path(folder) if folder is not None else cache_path(root)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    times_file = folder.parent / TIMES_FILE
+    previous = json.loads(times_file.read_text()) if times_file.is_file() else {}
+    if not reuse and folder.exists():
+        shutil.rmtree(folder)  # a fresh cache: nothing stale can reach the book
+    cache = get_cache(str(folder))
+    for path in longest_first(notebooks if notebooks is not None else toc_notebooks(root), previous):
+        cache.add_nb_to_project(str(path))
+    jobs = jobs if jobs is not None else int(os.environ.get("ATTNLAB_JOBS", "0") or 0)
+    logger = logging.getLogger("attnlab.execute")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    executor = load_executor("local-serial" if jobs == 1 else "local-parallel", cache, logger=logger)
+    timeout = int(config.get("execute", {}).get("timeout", 900))
+    start = time.perf_counter()
+    result = executor.run_and_cache(timeout=timeout, allow_errors=False)
+    wall = time.perf_counter() - start
+    failed = result.excepted + result.errored
+    for uri in failed:
+        record = cache.get_project_record(uri)
+        print(f"\n{Path(uri).name} failed:\n{record.traceback or '(no traceback recorded)'}", file=sys.stderr)
+    if failed:
+        raise SystemExit(f"{len(failed)} notebook(s) failed: " + ", ".join(Path(u).name for u in failed))
+    seconds = {}
+    for uri in result.succeeded:
+        cached = cache.get_cached_project_nb(uri)
+        seconds[Path(uri).name] = round(float(cached.data.get("execution_seconds", 0.0)), 1)
+    times_file.write_text(json.dumps({**previous, **seconds}, indent=1) + "\n")
+    if seconds:
+        width = max(map(len, seconds))
+        print(f"Executed {len(seconds)} notebook(s) in {wall:.0f} s "
+              f"({'one at a time' if jobs == 1 else f'{os.cpu_count()} processes'}); seconds per notebook:")
+        for name, value in sorted(seconds.items(), key=lambda item: -item[1]):
+            print(f"  {name:<{width}}  {value:7.1f}")
+        print(f"  {'sum':<{width}}  {sum(seconds.values()):7.1f}")
+    else:
+        print("Every notebook was already in the cache with this code: nothing executed.")
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the cache: execute only notebooks whose code changed since it was filled")
+    args = parser.parse_args()
+    execute(reuse=args.reuse)
+
+
+if __name__ == "__main__":
+    main()
