@@ -73,7 +73,8 @@ def execute(root: Path = ROOT, reuse: bool = False, jobs: int | None = None, fol
     if not reuse and folder.exists():
         shutil.rmtree(folder)  # a fresh cache: nothing stale can reach the book
     cache = get_cache(str(folder))
-    for path in longest_first(notebooks if notebooks is not None else toc_notebooks(root), previous):
+    order = longest_first(notebooks if notebooks is not None else toc_notebooks(root), previous)
+    for path in order:
         cache.add_nb_to_project(str(path))
     jobs = jobs if jobs is not None else int(os.environ.get("ATTNLAB_JOBS", "0") or 0)
     logger = logging.getLogger("attnlab.execute")
@@ -81,7 +82,9 @@ def execute(root: Path = ROOT, reuse: bool = False, jobs: int | None = None, fol
     executor = load_executor("local-serial" if jobs == 1 else "local-parallel", cache, logger=logger)
     timeout = int(config.get("execute", {}).get("timeout", 900))
     start = time.perf_counter()
-    result = executor.run_and_cache(timeout=timeout, allow_errors=False)
+    # Only these notebooks: the book build adds the pages it executes itself (scorecard, claims) to the
+    # same cache project, and those must run after the chapters, in the build.
+    result = executor.run_and_cache(filter_uris=[str(path) for path in order], timeout=timeout, allow_errors=False)
     wall = time.perf_counter() - start
     failed = result.excepted + result.errored
     for uri in failed:
