@@ -14,6 +14,6 @@ targets=(tests)
 for arg in "$@"; do
   if [ -e "${arg%%::*}" ]; then targets=(); break; fi
 done
-# One pytest worker per core (pytest-xdist; ATTNLAB_JOBS=N for N workers, 0 for none); each notebook's
-# tests stay on one worker (--dist loadgroup), so each smoke notebook runs once.
-exec "$venv/bin/python" -m pytest -n "${ATTNLAB_JOBS:-auto}" --dist loadgroup ${targets[@]+"${targets[@]}"} "$@"
+# One pytest worker per core (pytest-xdist; ATTNLAB_JOBS=N for N workers, 0 for none); an idle worker
+# takes queued tests from a busy one (worksteal), so the long smoke notebooks do not leave a core idle.
+exec "$venv/bin/python" -m pytest -n "${ATTNLAB_JOBS:-auto}" --dist worksteal ${targets[@]+"${targets[@]}"} "$@"
