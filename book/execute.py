@@ -10,8 +10,8 @@ claims ledger) are not executed here: the build executes them after every chapte
     python book/execute.py            # clear the cache, execute every notebook (one process per core)
     python book/execute.py --reuse    # execute only the notebooks whose code changed since the last run
 
-``ATTNLAB_JOBS=1`` executes one notebook at a time (the sequential build that the parallel one must equal);
-any other value, or none, uses one process per core. Exit status 1 if a notebook fails: its traceback is
+``ATTNLAB_JOBS=N`` runs N notebooks at a time (default: one per usable core; 1 is the sequential build that
+the parallel one must equal). Exit status 1 if a notebook fails: its traceback is
 printed and nothing half-done is left in the cache (a failed notebook has no cache entry).
 """
 
@@ -20,15 +20,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing
 import os
 import shutil
 import sys
 import time
+from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 
 import yaml
 from jupyter_cache import get_cache
-from jupyter_cache.executors import load_executor
+from jupyter_cache.executors import basic, load_executor
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMES_FILE = "execution_seconds.json"  # beside the cache: the last run's seconds per notebook
@@ -51,6 +54,11 @@ def toc_notebooks(root: Path = ROOT) -> list[Path]:
     toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
     files = [entry["file"] for part in toc.get("parts", []) for entry in part.get("chapters", [])]
     return [root / f"{name}.ipynb" for name in files if (root / f"{name}.ipynb").is_file()]
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (fewer than ``os.cpu_count()`` in a limited container)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def longest_first(notebooks: list[Path], previous: dict[str, float]) -> list[Path]:
@@ -76,10 +84,13 @@ def execute(root: Path = ROOT, reuse: bool = False, jobs: int | None = None, fol
     order = longest_first(notebooks if notebooks is not None else toc_notebooks(root), previous)
     for path in order:
         cache.add_nb_to_project(str(path))
-    jobs = jobs if jobs is not None else int(os.environ.get("ATTNLAB_JOBS", "0") or 0)
+    jobs = jobs or int(os.environ.get("ATTNLAB_JOBS", "0") or 0) or usable_cores()
     logger = logging.getLogger("attnlab.execute")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     executor = load_executor("local-serial" if jobs == 1 else "local-parallel", cache, logger=logger)
+    # jupyter-cache's parallel executor makes a multiprocessing.Pool() of os.cpu_count() processes; in a
+    # container that count is the host's, not the cores this process may use: size the pool here.
+    basic.mproc = SimpleNamespace(Pool=partial(multiprocessing.Pool, jobs), log_to_stderr=multiprocessing.log_to_stderr)
     timeout = int(config.get("execute", {}).get("timeout", 900))
     start = time.perf_counter()
     # Only these notebooks: the book build adds the pages it executes itself (scorecard, claims) to the
@@ -100,7 +111,7 @@ def execute(root: Path = ROOT, reuse: bool = False, jobs: int | None = None, fol
     if seconds:
         width = max(map(len, seconds))
         print(f"Executed {len(seconds)} notebook(s) in {wall:.0f} s "
-              f"({'one at a time' if jobs == 1 else f'{os.cpu_count()} processes'}); seconds per notebook:")
+              f"({'one at a time' if jobs == 1 else f'{jobs} processes'}); seconds per notebook:")
         for name, value in sorted(seconds.items(), key=lambda item: -item[1]):
             print(f"  {name:<{width}}  {value:7.1f}")
         print(f"  {'sum':<{width}}  {sum(seconds.values()):7.1f}")
