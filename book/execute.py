@@ -21,13 +21,12 @@ import argparse
 import json
 import logging
 import multiprocessing
+import multiprocessing.pool
 import os
 import shutil
 import sys
 import time
-from functools import partial
 from pathlib import Path
-from types import SimpleNamespace
 
 import yaml
 from jupyter_cache import get_cache
@@ -54,6 +53,19 @@ def toc_notebooks(root: Path = ROOT) -> list[Path]:
     toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
     files = [entry["file"] for part in toc.get("parts", []) for entry in part.get("chapters", [])]
     return [root / f"{name}.ipynb" for name in files if (root / f"{name}.ipynb").is_file()]
+
+
+class _PoolOf:
+    """``multiprocessing`` as jupyter-cache uses it, with pools of ``processes`` processes."""
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+
+    def Pool(self) -> multiprocessing.pool.Pool:  # noqa: N802 (multiprocessing's name)
+        return multiprocessing.Pool(self.processes)
+
+    def __getattr__(self, name: str):
+        return getattr(multiprocessing, name)
 
 
 def usable_cores() -> int:
@@ -90,7 +102,7 @@ def execute(root: Path = ROOT, reuse: bool = False, jobs: int | None = None, fol
     executor = load_executor("local-serial" if jobs == 1 else "local-parallel", cache, logger=logger)
     # jupyter-cache's parallel executor makes a multiprocessing.Pool() of os.cpu_count() processes; in a
     # container that count is the host's, not the cores this process may use: size the pool here.
-    basic.mproc = SimpleNamespace(Pool=partial(multiprocessing.Pool, jobs), log_to_stderr=multiprocessing.log_to_stderr)
+    basic.mproc = _PoolOf(jobs)
     timeout = int(config.get("execute", {}).get("timeout", 900))
     start = time.perf_counter()
     # Only these notebooks: the book build adds the pages it executes itself (scorecard, claims) to the
