@@ -601,7 +601,8 @@ def _trained_toy_model(seed: int = 0):
 
 
 def check_explanation_method(method: Callable, model=None, data: Batch | None = None, *,
-                             baselines: Sequence[str] = ("random", "raw_attention", "attention_x_gradient"),
+                             baselines: Sequence[str] = ("random", "random_signed", "raw_attention",
+                                                          "attention_x_gradient"),
                              verbose: bool = True):
     """The capstone's auto-checked part: validate a new explanation method and run the violation test.
 
@@ -655,7 +656,9 @@ def check_explanation_method(method: Callable, model=None, data: Batch | None = 
     if verbose:
         accuracy = float((targets == data.labels).float().mean()) if data.labels is not None else float("nan")
         print(f"✓ {check}: the interface is right. Violation ratios on {len(data)} sentences "
-              f"(model accuracy {accuracy:.3f}; lower is better; random is about 0.5):")
+              f"(model accuracy {accuracy:.3f}; lower is better; random_signed is about 0.5 by construction, "
+              "random — Liu et al.'s non-negative baseline — is the share of tokens whose removal raises "
+              "the prediction):")
         print(table.round(3).to_string())
     return table
 

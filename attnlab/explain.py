@@ -150,19 +150,46 @@ def leave_one_out(model, tokens, mask, target, operator: str = "slice_out", chun
     return drops
 
 
-@register("random")
-def random_weights(model, tokens, mask, target, seed: int = 0):
-    """Pseudo-random weights in [-1, 1]: the baseline every method must beat.
+def _uniform_hash(tokens: torch.Tensor, seed: int) -> torch.Tensor:
+    """Pseudo-random numbers in [0, 1), one per position: a hash of (seed, the sentence, the position).
 
-    Each weight is a hash of (seed, the sentence, the position), so it does not depend on how the
-    sentences are batched, and a rerun gives the same weights.
+    They do not depend on how the sentences are batched, and a rerun gives the same numbers.
     """
     seed = validate.integer("seed", seed, minimum=0)
     ids = tokens.double()
     sentence = (ids * torch.arange(1, tokens.shape[1] + 1)).sum(1, keepdim=True)
     position = torch.arange(tokens.shape[1], dtype=torch.float64)
     h = torch.sin(ids * 12.9898 + position * 78.233 + sentence * 0.618034 + seed * 37.719) * 43758.5453
-    return (h - torch.floor(h)).float() * 2 - 1
+    # clamped below 1 so that rounding the float64 fraction to float32 cannot give exactly 1.0
+    return (h - torch.floor(h)).clamp(max=1 - 2 ** -24).float()
+
+
+@register("random")
+def random_weights(model, tokens, mask, target, seed: int = 0):
+    """Liu et al.'s (2022) random baseline: non-negative weights, uniform in [0, 1).
+
+    The authors' code draws ``torch.rand_like(attn)``; here each weight is a hash of (seed, the
+    sentence, the position) mapped to [0, 1), so it does not depend on how the sentences are batched
+    and a rerun gives the same weights.
+
+    What its violation ratio measures: a non-negative weight says "supports ŷ" for every token, so the
+    test's top token (here a token drawn at random) violates exactly when removing it *raises* f_ŷ. The
+    ratio is the share of tokens whose removal raises the predicted class's probability — about the
+    fraction of "suppressing" tokens. It is the chance level of a method without a sign, and the
+    paper's "Random" row. For a sign-aware chance level see ``random_signed``.
+    """
+    return _uniform_hash(tokens, seed)
+
+
+@register("random_signed")
+def random_signed_weights(model, tokens, mask, target, seed: int = 0):
+    """A signed random baseline, uniform in [-1, 1): the same hash as ``random``, mapped to 2u − 1.
+
+    What its violation ratio measures: the sign of the top weight is a coin flip independent of the
+    token, so it violates about half the time whatever the model does (≈ 0.5 by construction) — the
+    chance level of a method that claims a sign. It is not the paper's baseline (that is ``random``).
+    """
+    return _uniform_hash(tokens, seed) * 2 - 1
 
 
 # --------------------------------------------------------------------------------------------------
@@ -208,13 +235,42 @@ def attention_gradient(model, tokens, mask, target):
     return _attention_and_gradient(model, tokens, mask, target)[1]
 
 
+def first_readout_weight(model) -> torch.Tensor:
+    """``W``: the weight of the first linear layer applied to the attention-pooled vector.
+
+    For :class:`attnlab.models.AttentionClassifier` that is the output layer; a model with layers
+    after its attention says which is first through a ``first_decoder_weight()`` method, or has an
+    ``output`` that is an ``nn.Sequential`` starting with a linear layer.
+    """
+    if hasattr(model, "first_decoder_weight"):
+        return model.first_decoder_weight().detach()
+    head = getattr(model, "output", None)
+    if isinstance(head, torch.nn.Sequential) and len(head):
+        head = head[0]
+    if not isinstance(head, torch.nn.Linear):
+        raise TypeError(f"AttIN needs the linear layer that reads the attention-pooled vector (model.output), "
+                        f"and {type(model).__name__} has none")
+    return head.weight.detach()
+
+
 @register("attention_x_value_norm")
 def attention_x_value_norm(model, tokens, mask, target):
-    """AttIN (after Kobayashi et al. 2020): α_t · ‖h_t‖, the size of what each token actually adds
-    to the pooled vector (non-negative)."""
+    """AttIN (non-negative): α_t · ‖W h_t‖, as in Liu et al.'s (2022) code, after Kobayashi et al. (2020).
+
+    Kobayashi et al. measure the size of the *transformed* vector that attention weighs — ‖α f(x)‖, with
+    f the value transform of an attention layer — rather than α alone. The kit's pooled classifiers
+    have no value transform: the attention pools the encoder states themselves, c = Σ_t α_t h_t, and
+    the logits are W c + b. Liu et al.'s code for these single-attention models
+    (``AttnDecoder.get_att_norm``: ``attn * norm(hidden @ main[0].weight.T)``) takes for W the weight
+    of the first linear layer after the attention, without its bias; the kit does the same
+    (:func:`first_readout_weight`; here the output layer). This is the honest analogue: with a linear
+    read-out, W c = Σ_t α_t (W h_t), so α_t W h_t is exactly what token t adds to the logits. Taking W
+    as the identity (α_t · ‖h_t‖) would also count directions of h_t that the read-out ignores.
+    """
+    weight = first_readout_weight(model)
     with torch.no_grad():
         out = model(tokens, mask)
-        return out.attention * out.values.norm(dim=-1)
+        return out.attention * (out.values @ weight.T).norm(dim=-1)
 
 
 @register("integrated_gradients")

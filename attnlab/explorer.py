@@ -62,7 +62,7 @@ class Analysis:
 
 
 #: Methods whose weights are never negative: they cannot express that a token suppresses the prediction.
-NON_NEGATIVE = ("raw_attention", "attention_x_abs_gradient", "attention_x_value_norm", "gradient_norm")
+NON_NEGATIVE = ("raw_attention", "attention_x_abs_gradient", "attention_x_value_norm", "gradient_norm", "random")
 
 
 def analyse(model, vocab: Vocab, text: str, method: str = "attention_x_gradient", *,

@@ -310,6 +310,39 @@ def auc_tp(model, tokens, mask, weights: torch.Tensor, labels: torch.Tensor, *,
     return area / (xs[-1] - xs[0]), curve
 
 
+def per_sentence_metrics(model, tokens, mask, weights: torch.Tensor, labels: torch.Tensor | None = None, *,
+                         operator: str = "slice_out", chunk_size: int = 512) -> dict[str, torch.Tensor]:
+    """The companion metrics of one explanation, one value per sentence: ``{"comprehensiveness",
+    "sufficiency"}`` and, given ``labels``, ``"auc_tp"`` — each a ``(B,)`` tensor.
+
+    Comprehensiveness and sufficiency are those of :func:`comprehensiveness` and :func:`sufficiency`.
+    The per-sentence AUC-TP is the area under the sentence's own curve of "is the prediction still
+    right?" (1 or 0) as the top k % of its tokens are deleted (k in 0, 5, 10, 20, …, 90), divided by
+    the range of k like :func:`auc_tp`, so its mean over sentences *is* the test set's AUC-TP. The
+    deletions of comprehensiveness are a subset of AUC-TP's (both delete the top k %, leaving at least
+    one token), so both come from one set of forward passes, as in Liu et al.'s code.
+    """
+    check_padded(tokens, mask)
+    _check_weights({"weights": weights}, mask)
+    _check_operator_and_chunk(operator, chunk_size)
+    if labels is not None:
+        n_classes = validate.n_classes_of(model)
+        validate.class_labels("labels", labels, n_classes if n_classes else int(labels.max()) + 1, len(tokens))
+    deleted = [f for f in AUC_TP_FRACTIONS if f > 0] if labels is not None else list(COMPREHENSIVENESS_FRACTIONS)
+    drops, probs, target = _drops_over_fractions(model, tokens, mask, weights, deleted, False, operator, None,
+                                                 chunk_size)
+    out = {"comprehensiveness": drops[[deleted.index(f) for f in COMPREHENSIVENESS_FRACTIONS]].mean(0)}
+    suff, _, _ = _drops_over_fractions(model, tokens, mask, weights, SUFFICIENCY_FRACTIONS, True, operator, target,
+                                       chunk_size)
+    out["sufficiency"] = suff.mean(0)
+    if labels is not None:
+        xs = [0.0] + deleted
+        right = torch.cat([(target == labels)[None], probs.argmax(-1).reshape(len(deleted), -1) == labels[None]]).float()
+        area = sum((xs[i + 1] - xs[i]) * (right[i] + right[i + 1]) / 2 for i in range(len(xs) - 1))
+        out["auc_tp"] = (area / (xs[-1] - xs[0])).clamp(0.0, 1.0)  # clamp: float rounding only
+    return out
+
+
 def decision_flip_rate(model, tokens, mask, weights: torch.Tensor, *, operator: str = "slice_out",
                        chunk_size: int = 512) -> float:
     """Share of sentences (with at least two tokens) whose predicted class changes when the token with

@@ -18,14 +18,24 @@ registry name              method
 ``rollout``                attention rollout (Abnar & Zuidema 2020): product over layers of
                            ``0.5·Ā + 0.5·I`` (rows renormalised), ``Ā`` the head mean
 ``genatt``                 Chefer et al. (ICCV 2021): ``R ← R + Ē·R`` from ``R = I``, with
-                           ``Ē = mean_h (∇A ⊙ A)⁺`` layer by layer
+                           ``Ē = mean_h (∇A ⊙ A)⁺`` layer by layer; ``∇`` of the predicted class's
+                           *logit*, as in Chefer et al.'s code
+``attention_x_value_norm`` AttIN (Kobayashi et al. 2020, as in Liu et al.'s code): in the last layer,
+                           ``‖Σ_h A^h_{[CLS],j} · v^h_j W_O^h‖``, the size of what token ``j`` adds
+                           to ``[CLS]`` through the attention (value *and* output projection)
 ``input_x_gradient``       ``e · ∂f_ŷ/∂e`` on the content tokens' word embeddings
 ``integrated_gradients``   IG from the all-zero embedding, divided by the number of steps
-``random``                 the kit's random baseline
+``random``                 Liu et al.'s random baseline, uniform in [0, 1) (non-negative)
+``random_signed``          a signed random baseline, uniform in [−1, 1) (when the kit has it)
 =========================  ======================================================================
 
-Gradients are of the predicted class's softmax probability, as everywhere in the kit. The
-measurements of :mod:`attnlab.faithfulness` run on these weights unchanged.
+Gradients are of the predicted class's softmax probability, as everywhere in the kit — except GenAtt,
+which follows Chefer et al. and differentiates the logit. The measurements of
+:mod:`attnlab.faithfulness` run on these weights unchanged.
+
+The module also holds the model of **Liu et al.'s depth factor** (:class:`DeepDecoderClassifier`: a
+single-attention BiLSTM/CNN classifier with ``L`` layers on top of the attention-pooled vector) and
+its methods (``DEEP_DECODER_METHODS``); see the end of the module.
 """
 
 from __future__ import annotations
@@ -33,10 +43,12 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
+from torch import nn
 
 from . import explain as _explain
 from . import validate
 from .data import Batch
+from .models import AttentionClassifier
 from .transformer import CONTENT_OFFSET
 
 MULTILAYER_METHODS: dict[str, _explain.ExplanationMethod] = {}
@@ -145,13 +157,19 @@ def _maps_of(out):
     return out.attentions
 
 
-def attentions_and_gradients(model, tokens, mask, target):
-    """The attention maps of every layer and ``∂f(x)_target / ∂A`` for each of them (the total
-    derivative, as in Chefer et al.'s code: a change of an early map also acts through later maps)."""
+def attentions_and_gradients(model, tokens, mask, target, of: str = "probability"):
+    """The attention maps of every layer and the gradient of the target class's output with respect
+    to each of them (the total derivative, as in Chefer et al.'s code: a change of an early map also
+    acts through the later maps).
+
+    ``of="probability"`` differentiates the softmax probability ``f(x)_target`` (the kit's convention,
+    and Liu et al.'s for AttGrad); ``of="logit"`` the class logit (Chefer et al.'s code for GenAtt).
+    """
+    validate.choice("what to differentiate", of, ("probability", "logit"))
     out = model(tokens, mask)
     _maps_of(out)
-    prob = out.probs.gather(1, target[:, None]).sum()
-    grads = torch.autograd.grad(prob, out.attentions)
+    scores = out.probs if of == "probability" else out.logits
+    grads = torch.autograd.grad(scores.gather(1, target[:, None]).sum(), out.attentions)
     return [a.detach() for a in out.attentions], list(grads)
 
 
@@ -181,10 +199,129 @@ def rollout(model, tokens, mask, target):
 
 @_register("genatt")
 def genatt(model, tokens, mask, target):
-    """Chefer et al. (2021): gradient-weighted attention accumulated over layers (non-negative)."""
-    maps, grads = attentions_and_gradients(model, tokens, mask, target)
+    """GenAtt, Chefer et al. (ICCV 2021), rule for self-attention encoders (non-negative).
+
+    ``R = I``; for each layer ``R ← R + mean_h (∇A ⊙ A)⁺ · R``; the weights are the ``[CLS]`` row of
+    ``R`` over the content tokens. ``∇A`` is the gradient of the predicted class's **logit**, as in
+    Chefer et al.'s code (``one_hot · output`` of the model's scores before the softmax; the same in
+    Liu et al.'s copy of it, ``generate_ours``). The probability would also count entries that raise
+    another class's logit, so the two can keep different entries.
+    """
+    maps, grads = attentions_and_gradients(model, tokens, mask, target, of="logit")
     return _content(genatt_from(maps, grads), mask)
 
 
-for _name in ("input_x_gradient", "integrated_gradients", "random"):
-    MULTILAYER_METHODS[_name] = _explain.METHODS[_name]
+def value_norms_from(attention: torch.Tensor, values: torch.Tensor, output_weight: torch.Tensor) -> torch.Tensor:
+    """Kobayashi et al.'s (2020) norm ``‖Σ_h A^h_{ij} · v^h_j W_O^h‖`` for every pair ``(i, j)``: ``(B, S, S)``.
+
+    ``attention`` ``(B, H, S, S)`` one layer's maps; ``values`` ``(B, H, S, d)`` its value vectors
+    (bias included); ``output_weight`` ``(D, H·d)`` the weight of the layer's output projection
+    (``torch.nn.Linear(H·d, D).weight``), whose column block ``h`` maps head ``h`` to the model width.
+    The heads' weighted, transformed vectors are summed before the norm, as in the authors' code
+    (``BertNormOutput``, the "||Σαf(x)||" output).
+    """
+    B, H, S, d = values.shape
+    if attention.shape != (B, H, S, S):
+        raise ValueError(f"attention {tuple(attention.shape)} does not fit values {tuple(values.shape)}")
+    if output_weight.dim() != 2 or output_weight.shape[1] != H * d:
+        raise ValueError(f"output_weight must be (D, {H * d}), got {tuple(output_weight.shape)}")
+    per_head = output_weight.reshape(output_weight.shape[0], H, d)  # (D, H, d)
+    transformed = torch.einsum("bhsd,Dhd->bhsD", values, per_head)  # f_h(x_j) = v^h_j W_O^h
+    return torch.einsum("bhij,bhjD->bijD", attention, transformed).norm(dim=-1)
+
+
+@_register("attention_x_value_norm")
+def attention_x_value_norm(model, tokens, mask, target):
+    """AttIN as Liu et al. compute it for Transformers (non-negative): the norm-based analysis of
+    Kobayashi et al. (2020) in the **last** layer, the ``[CLS]`` row of ``‖Σ_h A^h · v^h W_O^h‖``.
+
+    Not ``α · ‖h‖``: the vector that attention weighs is the token's value transformed by ``W_V``
+    (inside ``v``) and the output projection ``W_O``, as in the authors' ``BertNormOutput`` (copied
+    from Kobayashi et al.'s code) and ``generate_attn_norm`` (last layer, ``[CLS]`` row).
+    """
+    from .transformer import record_values
+
+    with torch.no_grad(), record_values() as recorded:
+        maps = _maps_of(model(tokens, mask))
+    last = len(maps) - 1
+    if last not in recorded:
+        raise RuntimeError("the model recorded no value vectors for its last layer (record_values needs the "
+                           "kit's TransformerClassifier or an HFClassifier running the 'attnlab' attention)")
+    norms = value_norms_from(maps[last], recorded[last], model.value_output_weight(last))
+    return _content(norms, mask)
+
+
+for _name in ("input_x_gradient", "integrated_gradients", "random", "random_signed"):
+    if _name in _explain.METHODS:  # random_signed: once attnlab.explain registers it
+        MULTILAYER_METHODS[_name] = _explain.METHODS[_name]
+
+
+# --------------------------------------------------------------------------------------------------
+# Liu et al.'s depth factor: deep layers on top of a single-attention text model
+# --------------------------------------------------------------------------------------------------
+#
+# Liu et al.'s depth figure ("Num. of deep layers", 1-8, SST and Yelp) varies the decoder of their
+# single-attention text classifiers: in the authors' code (BierOne/Attention-Faithfulness,
+# Transparency/) the option is ``--layers`` ("decoder layers", default 1; DatasetBC.py: "hidden layers
+# in the decoder, default is 1"), passed to the ``AttnDecoder`` that reads the attention-pooled vector.
+# The released ``AttnDecoder`` accepts ``layers`` but builds a single ``nn.Linear`` named ``main``,
+# while its ``get_att_norm`` reads ``self.main[0].weight``: the code that produced the figure had a
+# stack ``main = Sequential(...)`` whose first element is a linear layer. The released code does not
+# say what sits between the layers; depth 1 is the paper's ordinary model (the figure's depth-1 values
+# agree with its main tables: Yelp RawAtt .33 vs .31, AttGrad .02 vs .02). The encoder-side option
+# ``--e_layers`` ("hidden layers in the encoder, default is 0") is unused by the released encoders.
+
+
+class DeepDecoderClassifier(AttentionClassifier):
+    """A single-attention classifier (BiLSTM or CNN encoder, additive or dot attention) with ``L =
+    decoder_layers`` linear layers on top of the attention-pooled vector: the kit's analogue of the
+    model of Liu et al.'s depth figure.
+
+    ``y = W_L σ(… σ(W_1 c) …)`` with ``c = Σ_t α_t h_t``: ``L − 1`` hidden layers of width
+    ``decoder_dim`` (default: ``hidden_dim``), each followed by ``decoder_activation`` (``"relu"`` or
+    ``"tanh"``; the authors' code does not say which they used — the kit's choice is ReLU), then the
+    output layer. ``decoder_layers=1`` is the plain :class:`~attnlab.models.AttentionClassifier`.
+    The attention, the encoder and every method of :mod:`attnlab.explain` are unchanged: the layers
+    sit *after* the attention, between the pooled vector and the logits.
+    """
+
+    def __init__(self, vocab_size: int, n_classes: int = 2, *, decoder_layers: int = 1,
+                 decoder_dim: int | None = None, decoder_activation: str = "relu", **options):
+        super().__init__(vocab_size, n_classes, **options)
+        decoder_layers = validate.integer("decoder_layers", decoder_layers, minimum=1)
+        decoder_dim = self.config["hidden_dim"] if decoder_dim is None else decoder_dim
+        decoder_dim = validate.integer("decoder_dim", decoder_dim, minimum=1)
+        validate.choice("decoder_activation", decoder_activation, ("relu", "tanh"))
+        activation = nn.ReLU if decoder_activation == "relu" else nn.Tanh
+        layers, width = [], self.value_dim
+        for _ in range(decoder_layers - 1):
+            layers += [nn.Linear(width, decoder_dim), activation()]
+            width = decoder_dim
+        layers.append(nn.Linear(width, self.config["n_classes"]))
+        self.output = nn.Sequential(*layers)
+        self.config.update(decoder_layers=decoder_layers, decoder_dim=decoder_dim,
+                           decoder_activation=decoder_activation)
+
+    def first_decoder_weight(self) -> torch.Tensor:
+        """``W_1``, the weight of the first layer after the attention (the output layer when L = 1):
+        the ``W`` of AttIN, ``α_t · ‖W_1 h_t‖`` (:func:`attnlab.explain.attention_x_value_norm`)."""
+        return self.output[0].weight.detach()
+
+
+#: The methods of Liu et al.'s depth figure, for :class:`DeepDecoderClassifier`: RawAtt, AttGrad,
+#: AttIN, InputGrad, IG and Random — those of :mod:`attnlab.explain`. AttIN there is the authors'
+#: ``α_t · ‖W_1 h_t‖`` with ``W_1`` the first layer after the attention (``AttnDecoder.get_att_norm``,
+#: ``attn * norm(hidden @ main[0].weight.T)``): these models have no value transform of their own, so
+#: the first linear map that reads the pooled vector plays that role (``first_decoder_weight``).
+#: Random is the authors' non-negative baseline.
+DEEP_DECODER_METHODS: dict[str, _explain.ExplanationMethod] = {
+    name: _explain.METHODS[name] for name in ("raw_attention", "attention_x_gradient", "attention_x_value_norm",
+                                              "input_x_gradient", "integrated_gradients", "random")}
+
+
+def explain_all_deep(model, batch: Batch, methods: Sequence[str] | None = None,
+                     **per_method_options) -> dict[str, torch.Tensor]:
+    """Weights of the depth figure's methods (``DEEP_DECODER_METHODS``) for one batch, all explaining
+    the same predicted class; ``per_method_options`` as in :func:`explain_all_multilayer`."""
+    return _explain.explain_all(model, batch, methods if methods is not None else list(DEEP_DECODER_METHODS),
+                                registry=DEEP_DECODER_METHODS, options=per_method_options)

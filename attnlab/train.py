@@ -54,7 +54,7 @@ class History:
 def fit(model: nn.Module, train: Batch, dev: Batch | None = None, *, epochs: int = 10,
         batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 0.0, patience: int = 2,
         seed: int = 0, max_steps: int | None = None, progress: bool = True,
-        forward_kwargs: dict | None = None, loss_weights=None) -> History:
+        forward_kwargs: dict | None = None, loss_weights=None, stop_when_perfect: bool = False) -> History:
     """Train ``model`` on ``train``; early-stop on ``dev`` accuracy and restore the best weights.
 
     ``seed`` fixes the batch order and dropout; the initial weights are fixed by the random state when
@@ -67,6 +67,11 @@ def fit(model: nn.Module, train: Batch, dev: Batch | None = None, *, epochs: int
     (``output`` is the model's :class:`~attnlab.models.ClassifierOutput`) and returns one non-negative
     weight per example; the loss is then the weighted mean (instance weighting, see
     :mod:`attnlab.mitigations`).
+
+    ``stop_when_perfect`` stops as soon as the dev accuracy is 1.0. No later epoch could then be restored
+    (only a strictly better dev accuracy replaces the best weights), so the returned model is exactly the
+    one the full run would return, without training the remaining epochs for nothing. Off by default:
+    the history is shorter and the random state after ``fit`` differs from a full run.
     """
     if not isinstance(train, Batch) or (dev is not None and not isinstance(dev, Batch)):
         raise TypeError("fit takes Batch objects for train and dev (see attnlab.data.encode)")
@@ -78,6 +83,10 @@ def fit(model: nn.Module, train: Batch, dev: Batch | None = None, *, epochs: int
     weight_decay = validate.number("weight_decay", weight_decay, minimum=0.0)
     patience = validate.integer("patience", patience, minimum=1)
     max_steps = validate.optional_integer("max_steps", max_steps, minimum=1)
+    if not isinstance(stop_when_perfect, bool):
+        raise TypeError(f"stop_when_perfect must be True or False, got {stop_when_perfect!r}")
+    if stop_when_perfect and dev is None:
+        raise ValueError("stop_when_perfect needs a dev split: it stops when the dev accuracy is 1.0")
     if loss_weights is not None and not callable(loss_weights):
         raise TypeError("loss_weights must be a function (batch, output) -> one weight per example")
     n_classes = validate.n_classes_of(model)
@@ -126,6 +135,8 @@ def fit(model: nn.Module, train: Batch, dev: Batch | None = None, *, epochs: int
                 stale += 1
         history.epochs.append(record)
         if (dev is not None and stale >= patience) or (max_steps is not None and step >= max_steps):
+            break
+        if stop_when_perfect and best_acc >= 1.0:  # nothing left to improve: later epochs would be discarded
             break
     if best_state is not None:
         model.load_state_dict(best_state)

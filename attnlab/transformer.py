@@ -52,6 +52,7 @@ ATTENTION_IMPLEMENTATION = "attnlab"
 Intervention = Callable[[int | None, torch.Tensor, torch.Tensor], torch.Tensor]
 _ACTIVE: contextvars.ContextVar[Intervention | None] = contextvars.ContextVar("attnlab_intervention",
                                                                               default=None)
+_VALUES: contextvars.ContextVar[dict | None] = contextvars.ContextVar("attnlab_values", default=None)
 
 
 @dataclass
@@ -118,6 +119,25 @@ def attention_intervention(intervention: Intervention | None):
         _ACTIVE.reset(token)
     if isinstance(intervention, LayerIntervention):
         intervention.check_layers()
+
+
+@contextlib.contextmanager
+def record_values():
+    """Collect the value vectors ``(B, H, S, d)`` of every attention layer run in this block, as a dict
+    ``{layer index: values}`` (the kit's encoder and ``"attnlab"``-attention Hugging Face models).
+    AttIN needs them (:func:`attnlab.multilayer.attention_x_value_norm`)."""
+    recorded: dict[int, torch.Tensor] = {}
+    token = _VALUES.set(recorded)
+    try:
+        yield recorded
+    finally:
+        _VALUES.reset(token)
+
+
+def _record_values(layer: int | None, values: torch.Tensor) -> None:
+    recorded = _VALUES.get()
+    if recorded is not None and layer is not None:
+        recorded[int(layer)] = values.detach()
 
 
 def _apply_intervention(layer: int | None, weights: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
@@ -189,6 +209,7 @@ def _attnlab_attention(module, query, key, value, attention_mask, scaling=None, 
         allowed = additive > torch.finfo(additive.dtype).min / 2
         scores = scores + additive
     weights = scores.softmax(-1)
+    _record_values(getattr(module, "layer_idx", None), value)
     weights = _apply_intervention(getattr(module, "layer_idx", None), weights, allowed)
     weights = nn.functional.dropout(weights, p=dropout, training=module.training)
     output = torch.matmul(weights, value).transpose(1, 2).contiguous()
@@ -230,6 +251,7 @@ class _EncoderLayer(nn.Module):
         q, k, v = self.qkv(self.norm1(x)).view(B, S, 3, self.n_heads, D // self.n_heads).permute(2, 0, 3, 1, 4)
         scores = q @ k.transpose(-1, -2) / math.sqrt(D // self.n_heads)
         weights = scores.masked_fill(~allowed, float("-inf")).softmax(-1)
+        _record_values(self.index, v)
         weights = _apply_intervention(self.index, weights, allowed)
         mixed = (weights @ v).transpose(1, 2).reshape(B, S, D)
         x = x + self.dropout(self.out(mixed))
@@ -310,6 +332,11 @@ class TransformerClassifier(RemovalMixin, nn.Module):
     def layout(self, mask: torch.Tensor) -> dict[str, torch.Tensor]:
         """Bool masks ``(B, S)`` over the full sequence: ``cls``, ``sep`` (none here), ``content``."""
         return _layout(mask, sep=False)
+
+    def value_output_weight(self, layer: int) -> torch.Tensor:
+        """Weight ``(D, D)`` of layer ``layer``'s attention output projection ``W_O`` (for AttIN)."""
+        layer = validate.integer("layer", layer, minimum=0, maximum=len(self.layers) - 1)
+        return self.layers[layer].out.weight.detach()
 
 
 def _layout(mask: torch.Tensor, sep: bool) -> dict[str, torch.Tensor]:
@@ -471,6 +498,26 @@ class HFClassifier(RemovalMixin, nn.Module):
         """Bool masks ``(B, T + 2)`` of the full input: ``cls`` (position 0), ``sep`` (after the last
         real token), ``content`` (positions 1 … length)."""
         return _layout(mask, sep=True)
+
+    def value_output_weight(self, layer: int) -> torch.Tensor:
+        """Weight ``(D, D)`` of layer ``layer``'s attention output projection ``W_O`` (for AttIN):
+        BERT-style encoders (``encoder.layer[l].attention.output.dense``, e.g. MiniLM, BERT, RoBERTa)
+        and DistilBERT (``transformer.layer[l].attention.out_lin``)."""
+        base = self.model.base_model
+        blocks = getattr(getattr(base, "encoder", None), "layer", None)
+        if blocks is not None:
+            n = len(blocks)
+            layer = validate.integer("layer", layer, minimum=0, maximum=n - 1)
+            dense = getattr(getattr(blocks[layer].attention, "output", None), "dense", None)
+        else:
+            blocks = getattr(getattr(base, "transformer", None), "layer", None)
+            if blocks is None:
+                raise NotImplementedError(f"no known layout of attention output projections in {type(base).__name__}")
+            layer = validate.integer("layer", layer, minimum=0, maximum=len(blocks) - 1)
+            dense = getattr(blocks[layer].attention, "out_lin", None)
+        if dense is None:
+            raise NotImplementedError(f"cannot find the attention output projection of {type(base).__name__}")
+        return dense.weight.detach()
 
 
 # --------------------------------------------------------------------------------------------------

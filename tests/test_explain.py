@@ -113,19 +113,38 @@ def test_integrated_gradients_is_complete_and_matches_captum(model, batch):
         explain("integrated_gradients", model, batch, steps=0)
 
 
-def test_value_norm_weights_attention_by_value_size(model, batch):
+def test_attin_is_attention_times_the_norm_of_the_read_out_of_each_state(model, batch):
+    """AttIN as in Liu et al.'s code: α_t · ‖W h_t‖ with W the output layer's weight (no bias)."""
     out = model(batch.tokens, batch.mask)
-    expected = (out.attention * out.values.norm(dim=-1)).detach()
-    assert torch.allclose(explain("attention_x_value_norm", model, batch), expected)
+    per_token = torch.stack([out.values[:, t] @ model.output.weight.T for t in range(out.values.shape[1])], 1)
+    expected = (out.attention * per_token.norm(dim=-1)).detach()
+    assert torch.allclose(explain("attention_x_value_norm", model, batch), expected, atol=1e-6)
+    # the pieces add up to the logits: W c = Σ_t α_t W h_t
+    logits = (out.attention[..., None] * per_token).sum(1) + model.output.bias
+    assert torch.allclose(logits, out.logits, atol=1e-5)
+    assert not torch.allclose(expected, (out.attention * out.values.norm(dim=-1)).detach())  # not α · ‖h‖
 
 
-def test_random_baseline_does_not_depend_on_batching(batch):
+@pytest.mark.parametrize("method", ["random", "random_signed"])
+def test_random_baselines_do_not_depend_on_batching(batch, method):
     model = make_model()
-    together = explain("random", model, batch)
+    together = explain(method, model, batch)
     for i in range(len(batch)):
         n = int(batch.lengths[i])
-        assert torch.equal(explain("random", model, batch[i])[0, :n], together[i, :n])
-    assert together[batch.mask].abs().max() <= 1 and together[batch.mask].std() > 0.2
+        assert torch.equal(explain(method, model, batch[i])[0, :n], together[i, :n])
+    assert torch.equal(together, explain(method, model, batch, batch_size=2))
+    assert together[batch.mask].std() > 0.2
+
+
+def test_random_is_liu_et_al_non_negative_baseline_and_random_signed_takes_both_signs(batch):
+    """`random` is the paper's baseline (torch.rand_like: uniform in [0, 1)); `random_signed` is 2u − 1."""
+    model = make_model()
+    liu, signed = explain("random", model, batch), explain("random_signed", model, batch)
+    assert bool((liu[batch.mask] >= 0).all()) and bool((liu[batch.mask] < 1).all())
+    assert bool((signed[batch.mask] < 0).any()) and bool((signed[batch.mask] > 0).any())
+    assert bool((signed[batch.mask] >= -1).all()) and bool((signed[batch.mask] < 1).all())
+    assert torch.allclose(signed, (liu * 2 - 1).masked_fill(~batch.mask, 0.0))
+    assert not torch.equal(liu, explain("random", model, batch, seed=1))
 
 
 def test_leave_one_out_of_one_token_sentences_is_zero():

@@ -50,8 +50,8 @@ def test_undefined_cases_are_nan_and_bad_input_is_rejected():
 # --- the violation test and companion metrics ------------------------------------------------------
 
 from attnlab.data import Batch
-from attnlab.faithfulness import (auc_tp, comprehensiveness, decision_flip_rate, probs_after_removal,
-                                  sufficiency, top_fraction_mask, violation_test)
+from attnlab.faithfulness import (auc_tp, comprehensiveness, decision_flip_rate, per_sentence_metrics,
+                                  probs_after_removal, sufficiency, top_fraction_mask, violation_test)
 from attnlab.models import BagOfWordsClassifier, REMOVAL_OPERATORS
 
 
@@ -140,6 +140,25 @@ def test_companion_metrics_on_a_bag_of_words_model():
     area_bad, _ = auc_tp(model, batch.tokens, batch.mask, -exact, labels)
     assert curve[0] == 1.0 and area_good < area_bad
     assert 0 <= decision_flip_rate(model, batch.tokens, batch.mask, exact) <= 1
+
+
+@pytest.mark.parametrize("operator", REMOVAL_OPERATORS)
+def test_per_sentence_metrics_match_the_separate_metrics(operator):
+    """One set of deletions gives the same comprehensiveness and sufficiency, and per-sentence AUC-TP
+    values whose mean is the test set's AUC-TP."""
+    model, batch = bag_of_words(5)
+    pred = model(batch.tokens, batch.mask).logits.argmax(-1)
+    weights = model.exact_contributions(batch.tokens, batch.mask, pred) + 0.3 * torch.randn(batch.tokens.shape)
+    weights = weights.masked_fill(~batch.mask, 0.0)
+    labels = torch.randint(0, 2, (len(batch),), generator=torch.Generator().manual_seed(0))
+    got = per_sentence_metrics(model, batch.tokens, batch.mask, weights, labels, operator=operator)
+    assert torch.allclose(got["comprehensiveness"], comprehensiveness(model, batch.tokens, batch.mask, weights,
+                                                                      operator=operator))
+    assert torch.allclose(got["sufficiency"], sufficiency(model, batch.tokens, batch.mask, weights, operator=operator))
+    area, _ = auc_tp(model, batch.tokens, batch.mask, weights, labels, operator=operator)
+    assert float(got["auc_tp"].mean()) == pytest.approx(area, abs=1e-6)
+    assert bool(((got["auc_tp"] >= 0) & (got["auc_tp"] <= 1)).all())
+    assert set(per_sentence_metrics(model, batch.tokens, batch.mask, weights)) == {"comprehensiveness", "sufficiency"}
 
 
 def test_probs_after_removal_chunks_give_the_same_answer():

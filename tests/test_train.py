@@ -46,6 +46,23 @@ def test_fit_is_repeatable_with_the_same_seed():
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
 
 
+def test_stop_when_perfect_returns_the_model_of_the_full_run_sooner():
+    train, dev = keyword_task(600, seed=0), keyword_task(100, seed=1)
+    runs = {}
+    for stop in (False, True):
+        model = make_model(seed=3)
+        history = fit(model, train, dev, epochs=12, lr=1e-2, patience=12, seed=0, progress=False,
+                      stop_when_perfect=stop)
+        runs[stop] = (model.state_dict(), history)
+    (full, full_history), (short, short_history) = runs[False], runs[True]
+    assert full_history.best_dev_accuracy == 1.0, "the test needs a run whose dev accuracy reaches 1.0"
+    assert len(full_history.epochs) == 12 and len(short_history.epochs) == full_history.best_epoch < 12
+    assert short_history.best_epoch == full_history.best_epoch
+    assert all(torch.equal(full[k], short[k]) for k in full)  # the same restored weights
+    with pytest.raises(ValueError, match="dev split"):
+        fit(make_model(), train, epochs=1, progress=False, stop_when_perfect=True)
+
+
 def test_save_and_load_roundtrip(tmp_path):
     model = make_model("cnn", "dot")
     data = keyword_task(20)

@@ -7,7 +7,8 @@ from attnlab.data import Batch
 from attnlab.explain import explain
 from attnlab.faithfulness import violation_test
 from attnlab.models import REMOVAL_OPERATORS, slice_out
-from attnlab.multilayer import MULTILAYER_METHODS, explain_multilayer, genatt_from, rollout_from
+from attnlab.multilayer import (MULTILAYER_METHODS, attentions_and_gradients, explain_multilayer, genatt_from,
+                                rollout_from, value_norms_from)
 from attnlab.transformer import (CONTENT_OFFSET, HFClassifier, TransformerClassifier,
                                  attention_intervention, attention_share_by_layer, frozen,
                                  is_punctuation, permuted, uniform)
@@ -62,11 +63,12 @@ def test_genatt_on_a_tiny_model_matches_a_direct_computation(tiny):
     model, batch = tiny
     target = model(batch.tokens, batch.mask).logits.argmax(-1)
     # as in Chefer et al.'s code: keep the gradient of every attention map during one backward pass
-    # (the total derivative: a change of an early map also acts through the later maps)
+    # (the total derivative: a change of an early map also acts through the later maps), and
+    # differentiate the predicted class's LOGIT (one_hot · output, before any softmax)
     out = model(batch.tokens, batch.mask)
     for maps in out.attentions:
         maps.retain_grad()
-    out.probs.gather(1, target[:, None]).sum().backward()
+    out.logits.gather(1, target[:, None]).sum().backward()
     computed = [a.detach() for a in out.attentions]
     leaves = out.attentions
     weights = explain_multilayer("genatt", model, batch, target=target)
@@ -79,6 +81,65 @@ def test_genatt_on_a_tiny_model_matches_a_direct_computation(tiny):
             relevance = relevance + (sum(heads) / len(heads)) @ relevance
         assert torch.allclose(weights[i, :n], relevance[0, 1:], atol=1e-6)
         assert (weights[i, n:] == 0).all()
+
+
+def test_genatt_differentiates_the_logit_not_the_probability(tiny):
+    model, batch = tiny
+    target = model(batch.tokens, batch.mask).logits.argmax(-1)
+    maps, by_logit = attentions_and_gradients(model, batch.tokens, batch.mask, target, of="logit")
+    _, by_prob = attentions_and_gradients(model, batch.tokens, batch.mask, target)
+    # two classes: ∂p_y/∂A = p_y(1 − p_y) · ∂(z_y − z_other)/∂A, not a multiple of ∂z_y/∂A
+    assert not all(torch.allclose(a, b, atol=1e-7) for a, b in zip(by_logit, by_prob))
+    weights = explain_multilayer("genatt", model, batch, target=target)
+    T = batch.tokens.shape[1]
+    expected = genatt_from(maps, by_logit)[:, 0, CONTENT_OFFSET:T + 1] * batch.mask
+    assert torch.allclose(weights, expected, atol=1e-6)
+    with pytest.raises(ValueError, match="probability"):
+        attentions_and_gradients(model, batch.tokens, batch.mask, target, of="log_probability")
+
+
+def test_attin_is_the_norm_of_the_transformed_values_in_the_last_layer(tiny):
+    """AttIN (Kobayashi et al. 2020, Liu et al.'s BertNormOutput): ‖Σ_h A^h_{[CLS],j} v^h_j W_O^h‖ in the last
+    layer, computed here by hand from the layer's own parameters."""
+    model, batch = tiny
+    weights = explain_multilayer("attention_x_value_norm", model, batch)
+    layer = model.layers[-1]
+    H, D = layer.n_heads, model.config["embed_dim"]
+    d = D // H
+    for i in range(len(batch)):
+        n = int(batch.lengths[i])
+        tokens = batch.tokens[i:i + 1, :n]
+        x = torch.cat([model.cls[None, None], model.embed(tokens)], 1) + model.position.weight[:n + 1]
+        allowed = torch.ones(1, 1, 1, n + 1, dtype=torch.bool)
+        with torch.no_grad():
+            for block in model.layers[:-1]:
+                x, _ = block(x, allowed)
+            q, k, v = layer.qkv(layer.norm1(x)).view(1, n + 1, 3, H, d).permute(2, 0, 3, 1, 4)
+            a = (q @ k.transpose(-1, -2) / d ** 0.5).softmax(-1)
+            total = sum(a[0, h, 0, :, None] * (v[0, h] @ layer.out.weight[:, h * d:(h + 1) * d].T) for h in range(H))
+        assert torch.allclose(weights[i, :n], total.norm(dim=-1)[1:], atol=1e-6)
+        assert (weights[i, n:] == 0).all()
+    # the output projection matters (not α·‖h‖): scaling W_O scales AttIN, not the attention
+    raw = explain_multilayer("raw_attention", model, batch)
+    with torch.no_grad():
+        layer.out.weight.mul_(3.0)
+    assert torch.allclose(explain_multilayer("attention_x_value_norm", model, batch), 3 * weights, atol=1e-5)
+    assert torch.allclose(explain_multilayer("raw_attention", model, batch), raw)
+
+
+def test_value_norms_from_on_hand_computable_vectors():
+    # one head, two positions, d = D = 1: f(x_j) = v_j · w; row i: |Σ_j A_ij f(x_j)|
+    a = torch.tensor([[0.25, 0.75], [1.0, 0.0]])[None, None]
+    v = torch.tensor([[2.0], [-1.0]])[None, None]
+    w = torch.tensor([[3.0]])
+    # |A_ij · v_j · w| per pair (the sum runs over heads, not over positions)
+    assert torch.allclose(value_norms_from(a, v, w)[0], torch.tensor([[1.5, 2.25], [6.0, 0.0]]))
+    # two heads: the transformed, weighted vectors are summed over heads BEFORE the norm
+    a2 = torch.ones(1, 2, 1, 1)
+    v2 = torch.tensor([1.0, -1.0]).view(1, 2, 1, 1)
+    assert torch.allclose(value_norms_from(a2, v2, torch.ones(1, 2)), torch.zeros(1, 1, 1))
+    with pytest.raises(ValueError, match="output_weight"):
+        value_norms_from(a2, v2, torch.ones(1, 3))
 
 
 def test_attention_x_gradient_and_rollout_read_the_cls_row(tiny):
@@ -238,6 +299,28 @@ def test_multilayer_methods_on_minilm(minilm):
         allowed |= part
     expected = allowed.float() / allowed.sum(1, keepdim=True)
     assert torch.allclose(maps[3][:, 5, 0], expected, atol=1e-6)
+
+
+def test_attin_on_minilm_uses_the_value_and_output_projections(minilm):
+    model, batch = minilm
+    block = model.model.base_model.encoder.layer[-1].attention
+    captured = {}
+    handle = block.self.value.register_forward_hook(lambda m, i, o: captured.__setitem__("v", o.detach()))
+    try:
+        with torch.no_grad():
+            maps = model(batch.tokens, batch.mask).attentions
+    finally:
+        handle.remove()
+    B, S, D = captured["v"].shape
+    H = maps[-1].shape[1]
+    values = captured["v"].view(B, S, H, D // H).transpose(1, 2)
+    expected = value_norms_from(maps[-1], values, block.output.dense.weight.detach())
+    T = batch.tokens.shape[1]
+    weights = explain_multilayer("attention_x_value_norm", model, batch)
+    assert torch.allclose(weights, expected[:, 0, CONTENT_OFFSET:T + 1] * batch.mask, atol=1e-5)
+    assert torch.equal(model.value_output_weight(5), block.output.dense.weight.detach())
+    with pytest.raises(ValueError):
+        model.value_output_weight(6)
 
 
 def test_attention_share_by_layer(minilm):
