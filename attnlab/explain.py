@@ -25,6 +25,21 @@ from .data import Batch, check_padded
 ExplanationMethod = Callable[..., torch.Tensor]
 METHODS: dict[str, ExplanationMethod] = {}
 
+#: While :func:`explain_all` runs: gradients its methods share, per chunk of sentences (AttGrad and its
+#: three ablations need the same ∂f/∂α, InputGrad and the gradient norm the same ∂f/∂e).
+_shared: dict | None = None
+
+
+def _shared_result(name: str, compute, model, tokens, mask, target):
+    """``compute(model, tokens, mask, target)``, computed once per chunk while :func:`explain_all` runs."""
+    if _shared is None:
+        return compute(model, tokens, mask, target)
+    key = (name, id(model), tuple(tokens.shape), tokens.numpy().tobytes(), mask.numpy().tobytes(),
+           target.numpy().tobytes())
+    if key not in _shared:
+        _shared[key] = compute(model, tokens, mask, target)
+    return _shared[key]
+
 
 def register(name: str) -> Callable[[ExplanationMethod], ExplanationMethod]:
     """Add an explanation method ``f(model, tokens, mask, target) -> (B, T) weights`` to the registry."""
@@ -98,6 +113,10 @@ def _target_prob(output, target: torch.Tensor) -> torch.Tensor:
 
 def _embedding_gradient(model, tokens, mask, target):
     """Embeddings (B, T, E) and the gradient of f(x)_target with respect to them."""
+    return _shared_result("embedding_gradient", _compute_embedding_gradient, model, tokens, mask, target)
+
+
+def _compute_embedding_gradient(model, tokens, mask, target):
     embeds = model.embed(tokens).detach().requires_grad_(True)
     prob = _target_prob(model(tokens, mask, inputs_embeds=embeds), target)
     (grad,) = torch.autograd.grad(prob.sum(), embeds)
@@ -199,6 +218,10 @@ def random_signed_weights(model, tokens, mask, target, seed: int = 0):
 
 def _attention_and_gradient(model, tokens, mask, target):
     """The model's attention α (B, T) and ∂f(x)_target / ∂α, holding everything else fixed."""
+    return _shared_result("attention_gradient", _compute_attention_and_gradient, model, tokens, mask, target)
+
+
+def _compute_attention_and_gradient(model, tokens, mask, target):
     with torch.no_grad():
         alpha = model(tokens, mask).attention
     alpha = alpha.clone().requires_grad_(True)
@@ -328,5 +351,10 @@ def explain_all(model, batch: Batch, methods=None, *, registry: dict[str, Explan
     if stray:
         raise ValueError(f"options given for methods that are not run: {stray}; methods: {methods}")
     target = predicted_class(model, batch.tokens, batch.mask)
-    return {name: explain(name, model, batch, target=target, registry=registry, **options.get(name, {}))
-            for name in methods}
+    global _shared
+    outer, _shared = _shared, ({} if _shared is None else _shared)
+    try:  # the methods share gradients they all need (computed once per chunk of sentences)
+        return {name: explain(name, model, batch, target=target, registry=registry, **options.get(name, {}))
+                for name in methods}
+    finally:
+        _shared = outer

@@ -177,7 +177,22 @@ SCORECARD_ROWS: list[Row] = [
         "Violation ratio, integrated gradients", "The paper's table has no IG row for Yelp.",
         LIU2022_NOTEBOOK_YELP["integrated_gradients"], SOURCE_NOTEBOOK, "Yelp, LSTM + tanh attention"),
     Row("05_faithfulness_violation_test", "violation_random",
-        "Violation ratio, random weights (the kit's signed baseline)", _RANDOM_NOTE),
+        "Violation ratio, random weights (Liu et al.'s non-negative baseline, uniform in [0, 1))",
+        "The paper's baseline: it violates when removing a random token raises the prediction. The paper's "
+        f"depth figure at one layer reads {liu2022_depth('Yelp', 'random', 1):.2f} on Yelp and "
+        f"{liu2022_depth('SST', 'random', 1):.2f} on SST (± 0.01).",
+        LIU2022_NOTEBOOK_YELP["random"], SOURCE_NOTEBOOK, "Yelp, LSTM + tanh attention"),
+    Row("05_faithfulness_violation_test", "violation_random_signed",
+        "Violation ratio, signed random weights (uniform in [-1, 1))",
+        "A coin flip on the sign: about 0.5 by construction, whatever the model. Not the paper's baseline, so "
+        "no paper number."),
+    Row("05_faithfulness_violation_test", "violation_attention_x_value_norm",
+        "Violation ratio, AttIN α·‖W h‖ (W: the output layer, the first linear layer after the attention, as "
+        "in Liu et al.'s code)",
+        f"SST reads {liu2022_depth('SST', 'attention_x_value_norm', 1):.2f} at the same point. For two classes "
+        "AttIN and α ⊙ |∇α| weigh α by two sizes of the same vector W h (chapter 5).",
+        liu2022_depth("Yelp", "attention_x_value_norm", 1), SOURCE_FIGURE,
+        "Yelp, single-attention text model, 1 layer (the depth figure's first point)"),
     Row("05_faithfulness_violation_test", "violation_model_test_accuracy",
         "Test accuracy of the BiLSTM + additive model",
         "Five-class Yelp is a harder task than binary movie sentences: not comparable in size.",

@@ -4,7 +4,8 @@ import pytest
 import torch
 from captum.attr import InputXGradient, Saliency
 
-from attnlab.explain import METHODS, explain, register
+from attnlab import explain as explain_module
+from attnlab.explain import METHODS, explain, explain_all, register
 from conftest import make_model
 
 
@@ -156,3 +157,13 @@ def test_leave_one_out_of_one_token_sentences_is_zero():
     model = AttentionClassifier(20, 2, embed_dim=8, hidden_dim=6).eval()
     batch = Batch.from_ids([[3], [5], [7]])
     assert torch.equal(explain("leave_one_out", model, batch), torch.zeros(3, 1))
+
+
+def test_explain_all_equals_one_method_at_a_time_and_leaves_no_shared_gradients(model, batch):
+    """explain_all computes the gradients AttGrad and its ablations (and InputGrad and the gradient norm)
+    share once per chunk; the weights are exactly those of separate calls."""
+    together = explain_all(model, batch, options={"integrated_gradients": {"steps": 4}})
+    assert explain_module._shared is None
+    for name, weights in together.items():
+        alone = explain(name, model, batch, **({"steps": 4} if name == "integrated_gradients" else {}))
+        assert torch.equal(weights, alone), name
