@@ -73,12 +73,21 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def longest_first(notebooks: list[Path], previous: dict[str, float]) -> list[Path]:
-    """Hand the longest notebooks out first (as measured last time), so that no core idles at the end.
+# Seconds per notebook when nothing was measured yet (a fresh clone): an ordering hint only, from the
+# execution-times page of a recent build; a build replaces it with what it measures (TIMES_FILE).
+TYPICAL_SECONDS = {"06_transformers.ipynb": 300, "05_faithfulness_violation_test.ipynb": 180,
+                   "04_mitigations.ipynb": 160, "03_shortcut_experiment.ipynb": 90,
+                   "01_attention_as_explanation.ipynb": 70, "explorer.ipynb": 30}
 
-    The executor's pool takes the notebooks in this order; a notebook never measured goes first.
+
+def longest_first(notebooks: list[Path], previous: dict[str, float]) -> list[Path]:
+    """Hand the longest notebooks out first, so that no core idles at the end while one still runs.
+
+    The executor's pool takes the notebooks in this order: by the seconds the last run measured, else
+    by ``TYPICAL_SECONDS``; a notebook known to neither goes first.
     """
-    return sorted(notebooks, key=lambda path: -previous.get(path.name, float("inf")))
+    seconds = {**TYPICAL_SECONDS, **previous}
+    return sorted(notebooks, key=lambda path: -seconds.get(path.name, float("inf")))
 
 
 def execute(root: Path = ROOT, reuse: bool = False, jobs: int | None = None, folder: Path | None = None,

@@ -37,6 +37,9 @@ def test_the_longest_notebooks_are_handed_out_first():
     paths = [Path(f"{n}.ipynb") for n in ("short", "new", "long")]
     order = execute.longest_first(paths, {"short.ipynb": 5.0, "long.ipynb": 300.0})
     assert [p.stem for p in order] == ["new", "long", "short"]
+    chapters = execute.toc_notebooks()  # a fresh clone has measured nothing: the typical times decide
+    order = [p.stem for p in execute.longest_first(chapters, {})]
+    assert order[0] == "06_transformers" and set(order) == {p.stem for p in chapters}
 
 
 def test_notebooks_run_in_parallel_into_the_cache_that_the_build_reads(tmp_path):
