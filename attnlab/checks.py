@@ -88,13 +88,18 @@ class Outcome:
         pass
 
 
+def not_attempted_message(check: str) -> str:
+    """What ``check`` prints for a stub that still returns ``None`` (also written into the student edition)."""
+    return (f"… {check}: not attempted yet (your function returns None). Replace the `...` with "
+            "your code and run this cell again.")
+
+
 def _run(check: str, body: Callable[[], int]) -> Outcome:
     """Run a check body that returns the number of cases it verified."""
     try:
         n_cases = body()
     except _NotAttempted:
-        message = (f"… {check}: not attempted yet (your function returns None). Replace the `...` with "
-                   "your code and run this cell again.")
+        message = not_attempted_message(check)
         print(message)
         return Outcome(False, message)
     message = f"✓ {check}: your function agrees with the reference on {n_cases} cases, edge cases included."

@@ -6,6 +6,10 @@ import torch
 from attnlab.data import Batch
 from attnlab.models import AttentionClassifier
 
+# One thread per test process: tests/run.sh runs one process per core, and two threads in a process
+# on a busy core are many times slower than one.
+torch.set_num_threads(1)
+
 ENCODER_ATTENTION = [("bilstm", "additive"), ("bilstm", "dot"), ("cnn", "additive"), ("cnn", "dot")]
 
 

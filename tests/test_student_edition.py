@@ -67,6 +67,70 @@ def test_student_chapter_runs_and_its_checks_wait_for_the_student(staged, tmp_pa
     assert "✓ check_" not in text
 
 
+def test_student_outputs_derived_from_the_instructor_run_match_a_student_run(staged, tmp_path):
+    """The build derives the student chapters from the executed instructor notebooks instead of running
+    them again: every self-check then shows exactly what executing the student notebook prints."""
+    dest, _ = staged
+    params = {"SMOKE": True}
+    instructor = tmp_path / "instructor.ipynb"
+    source = ROOT / "notebooks" / "02_combinatorial_shortcuts.ipynb"
+    papermill.execute_notebook(str(source), str(instructor), cwd=str(source.parent), kernel_name="python3",
+                               parameters={**params, "RESULTS_DIR": str(tmp_path / "i")}, progress_bar=False)
+    student = tmp_path / "student.ipynb"
+    staged_nb = dest / "src" / "notebooks" / source.name
+    papermill.execute_notebook(str(staged_nb), str(student), cwd=str(source.parent), kernel_name="python3",
+                               parameters={**params, "RESULTS_DIR": str(tmp_path / "s")}, progress_bar=False)
+    def without_injected_parameters(path):  # papermill's own cell, with a new id in each run
+        notebook = json.loads(path.read_text())
+        notebook["cells"] = [c for c in notebook["cells"] if "injected-parameters" not in c["metadata"].get("tags", [])]
+        return notebook
+
+    derived = student_edition.as_student_ran_it(without_injected_parameters(instructor), source.name)
+    ran = without_injected_parameters(student)
+    assert [c["id"] for c in derived["cells"]] == [c["id"] for c in ran["cells"]]
+
+    def text(cell):
+        return "".join("".join(o.get("text", "")) for o in cell.get("outputs", []))
+
+    checks = [(d, r) for d, r in zip(derived["cells"], ran["cells"])
+              if student_edition.CHECK_CALL.search("".join(d["source"]))]
+    assert len(checks) >= 2
+    for derived_cell, ran_cell in checks:
+        assert "not attempted yet" in text(derived_cell) and text(derived_cell) == text(ran_cell)
+
+
+def test_student_results_drop_what_solution_cells_state(tmp_path):
+    notebook = json.loads((ROOT / "notebooks" / "02_combinatorial_shortcuts.ipynb").read_text())
+    recorded, claimed = student_edition.solution_names(notebook)
+    assert "theory_ex_content_only_accuracy" in recorded and "ex_code_needs_positions" in claimed
+    source = tmp_path / "results"
+    source.mkdir()
+    stem = "02_combinatorial_shortcuts"
+    (source / f"{stem}.json").write_text(json.dumps({"theory_ex_content_only_accuracy": 0.5, "kept": 1.0}))
+    (source / f"{stem}.claims.json").write_text(json.dumps([
+        {"id": "ex_code_needs_positions", "text": "t", "holds": True, "numbers": {"a": 1}},
+        {"id": "kept_claim", "text": "t", "holds": True, "numbers": {"a": 1}}]))
+    student_edition.student_results(source, tmp_path / "student", {stem: (recorded, claimed)})
+    assert json.loads((tmp_path / "student" / f"{stem}.json").read_text()) == {"kept": 1.0}
+    assert [c["id"] for c in json.loads((tmp_path / "student" / f"{stem}.claims.json").read_text())] == ["kept_claim"]
+
+
+def test_a_cell_whose_output_may_depend_on_a_solution_is_refused():
+    def cell(source, tags=(), outputs=()):
+        return {"cell_type": "code", "id": source[:8].replace(" ", "_"), "source": source,
+                "metadata": {"tags": list(tags)}, "outputs": list(outputs), "execution_count": 1}
+
+    printed = [{"output_type": "stream", "name": "stdout", "text": "42\n"}]
+    notebook = {"cells": [cell("def f(): ..."), cell("def f(): return 42", tags=["solution"]),
+                          cell("print(f())", outputs=printed)], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    with pytest.raises(SystemExit, match="after a solution"):
+        student_edition.as_student_ran_it(notebook, "toy.ipynb")
+    notebook["cells"][2] = cell("checks.check_capacity_bits(f)", outputs=printed)
+    derived = student_edition.as_student_ran_it(notebook, "toy.ipynb")
+    assert [c["id"] for c in derived["cells"]] == ["def_f():", "checks.c"]
+    assert "check_capacity_bits: not attempted yet" in derived["cells"][1]["outputs"][0]["text"]
+
+
 def built(path: Path, command: str) -> Path:
     """The built book at ``path``; only when ATTNLAB_CHECK_BUILD is set (a left-over build may be stale)."""
     if not os.environ.get("ATTNLAB_CHECK_BUILD"):
@@ -108,3 +172,9 @@ def test_built_student_book_has_no_solutions():
     notebooks = ROOT / "_build" / "student" / "notebooks"
     for path in notebooks.glob("*.ipynb"):
         assert not solution_cells(path), f"{path.name} of the student notebooks has solution cells"
+    # The claims ledger of the student book lists no claim that a solution cell states.
+    hidden = set().union(*(student_edition.solution_names(json.loads(p.read_text()))[1]
+                           for p in (ROOT / "notebooks").glob("*.ipynb")))
+    shown = lambda page: {i for i in hidden if re.search(rf"\b{i}\b", page.read_text(encoding="utf-8"))}
+    assert hidden and shown(ROOT / "_build" / "html" / "book" / "claims.html")
+    assert not shown(html / "book" / "claims.html"), "the student claims ledger shows solution claims"
