@@ -80,7 +80,7 @@ def test_depth_scorecard_rows_compare_at_the_same_depth():
     setting names (never a Transformer depth, never another panel)."""
     from attnlab.papers import SCORECARD_ROWS, SOURCE_FIGURE, liu2022_depth
 
-    rows = [r for r in SCORECARD_ROWS if r.key.startswith("deep_")]
+    rows = [r for r in SCORECARD_ROWS if r.key.startswith("deep_") and r.paper is not None]
     assert rows, "chapter 6 should compare its depth factor with the paper's figure"
     for row in rows:
         depth = int(row.key.split("_")[1])
