@@ -27,7 +27,16 @@ registry name              method
 ``integrated_gradients``   IG from the all-zero embedding, divided by the number of steps
 ``random``                 Liu et al.'s random baseline, uniform in [0, 1) (non-negative)
 ``random_signed``          a signed random baseline, uniform in [−1, 1) (when the kit has it)
+``conservative_lrp``       Ali et al. (2022): gradient × input with the attention probabilities and
+                           the LayerNorm scale constant in the backward pass (conserves the logit)
+``partial_lrp``            LRP relevance of the last layer's attention map (Voita et al. 2019, as
+                           Chefer et al.'s and Liu et al.'s code compute it), mean over heads
+``transformer_attribution`` Chefer et al. (CVPR 2021): ``R ← R + mean_h (∇A ⊙ R^A)⁺ · R`` with
+                           ``R^A`` the LRP relevance of each layer's attention map
 =========================  ======================================================================
+
+The last three propagate relevance (LRP) by the conservative rules of Ali et al.; they live in
+:mod:`attnlab.relevance`, which says what they simplify.
 
 Gradients are of the predicted class's softmax probability, as everywhere in the kit — except GenAtt,
 which follows Chefer et al. and differentiates the logit. The measurements of
@@ -343,3 +352,8 @@ def explain_all_deep(model, batch: Batch, methods: Sequence[str] | None = None,
     the same predicted class; ``per_method_options`` as in :func:`explain_all_multilayer`."""
     return _explain.explain_all(model, batch, methods if methods is not None else list(DEEP_DECODER_METHODS),
                                 registry=DEEP_DECODER_METHODS, options=per_method_options)
+
+
+# The relevance-propagation methods (conservative LRP, partial LRP, Transformer Attribution) register
+# themselves here; imported last because they build on the functions above.
+from . import relevance as _relevance  # noqa: E402,F401
