@@ -27,19 +27,26 @@ registry name              method
 ``integrated_gradients``   IG from the all-zero embedding, divided by the number of steps
 ``random``                 Liu et al.'s random baseline, uniform in [0, 1) (non-negative)
 ``random_signed``          a signed random baseline, uniform in [−1, 1) (when the kit has it)
-``conservative_lrp``       Ali et al. (2022): gradient × input with the attention probabilities and
-                           the LayerNorm scale constant in the backward pass (conserves the logit)
-``partial_lrp``            LRP relevance of the last layer's attention map (Voita et al. 2019, as
-                           Chefer et al.'s and Liu et al.'s code compute it), mean over heads
-``transformer_attribution`` Chefer et al. (CVPR 2021): ``R ← R + mean_h (∇A ⊙ R^A)⁺ · R`` with
-                           ``R^A`` the LRP relevance of each layer's attention map
 =========================  ======================================================================
 
-The last three propagate relevance (LRP) by the conservative rules of Ali et al.; they live in
-:mod:`attnlab.relevance`, which says what they simplify.
+Three more propagate relevance (LRP) by the conservative rules of Ali et al. (2022); they live in
+:mod:`attnlab.relevance`, which says what they simplify:
+
+=============================  ==================================================================
+registry name                  method
+=============================  ==================================================================
+``conservative_lrp``           Ali et al. (2022): gradient × input with the attention
+                               probabilities and the LayerNorm scale constant in the backward
+                               pass (relevance conserved: it sums to the logit)
+``partial_lrp``                LRP relevance of the last layer's attention map (Voita et al.
+                               2019, as Chefer et al.'s and Liu et al.'s code compute it)
+``transformer_attribution``    Chefer et al. (CVPR 2021): ``R ← R + mean_h (∇A ⊙ R^A)⁺ · R``
+                               with ``R^A`` the LRP relevance of each layer's attention map
+=============================  ==================================================================
 
 Gradients are of the predicted class's softmax probability, as everywhere in the kit — except GenAtt,
-which follows Chefer et al. and differentiates the logit. The measurements of
+which follows Chefer et al. and differentiates the logit, and the three relevance methods, which
+explain the logit as LRP does. The measurements of
 :mod:`attnlab.faithfulness` run on these weights unchanged.
 
 The module also holds the model of **Liu et al.'s depth factor** (:class:`DeepDecoderClassifier`: a
