@@ -19,6 +19,8 @@ module             holds
                    interventions (uniform, permuted, frozen) via AttentionInterface
 ``multilayer``     multi-layer explanation methods: raw attention, AttGrad per layer,
                    rollout, GenAtt (plus input x gradient, IG, random), and their registry
+``relevance``      relevance propagation for Transformers (conservative LRP, partial LRP,
+                   Transformer Attribution), registered with the multi-layer methods
 ``synthetic``      the shortcut lab: sequences with planted rationales and neutral tokens
 ``shortcuts``      shortcut measurements: neutral mass, mask-only probe, rationale precision,
                    post-hoc accuracy under an independent evaluator

@@ -6,6 +6,12 @@ In Jupyter or Colab::
     from attnlab.explorer import Explorer
     Explorer({"BiLSTM + additive": (model, vocab)}, examples=["a gorgeous, witty film", ...]).widget
 
+Each model is explained with the methods made for it: the single-attention models with
+``attnlab.explain.METHODS``, the Transformers (the kit's ``TransformerClassifier`` and a wrapped
+Hugging Face encoder, ``HFClassifier``) with ``attnlab.multilayer.MULTILAYER_METHODS`` — rollout,
+GenAtt, the relevance-propagation methods and the rest. The method menu follows the chosen model.
+A Hugging Face model needs no vocabulary: pass ``(model, None)`` and it tokenizes with its own tokenizer.
+
 The computation (:func:`analyse`) and the rendering (:func:`render_html`) work without widgets, so
 the HTML book can show the same panel statically for a few fixed sentences.
 """
@@ -62,17 +68,50 @@ class Analysis:
 
 
 #: Methods whose weights are never negative: they cannot express that a token suppresses the prediction.
-NON_NEGATIVE = ("raw_attention", "attention_x_abs_gradient", "attention_x_value_norm", "gradient_norm", "random")
+NON_NEGATIVE = ("raw_attention", "attention_x_abs_gradient", "attention_x_value_norm", "gradient_norm", "random",
+                "rollout", "genatt", "transformer_attribution")
 
 
-def analyse(model, vocab: Vocab, text: str, method: str = "attention_x_gradient", *,
+def is_transformer(model) -> bool:
+    """True for the kit's Transformer and a wrapped Hugging Face encoder (every layer's attention)."""
+    from .transformer import HFClassifier, TransformerClassifier
+
+    return isinstance(model, (TransformerClassifier, HFClassifier))
+
+
+def registry_for(model) -> dict:
+    """The explanation methods made for ``model``: the multi-layer registry for a Transformer, else
+    the single-attention one."""
+    if is_transformer(model):
+        from .multilayer import MULTILAYER_METHODS
+
+        return MULTILAYER_METHODS
+    return METHODS
+
+
+def analyse(model, vocab: Vocab | None, text: str, method: str = "attention_x_gradient", *,
             label_names: Sequence[str] = DEFAULT_LABELS, registry=None) -> Analysis:
-    """Explain the model's prediction for one sentence and run the removal test on its top token."""
-    tokens = tokenize(text)
-    if not tokens:
+    """Explain the model's prediction for one sentence and run the removal test on its top token.
+
+    ``vocab=None`` for a Hugging Face model (:class:`attnlab.transformer.HFClassifier`): its own
+    tokenizer splits the sentence into word pieces. ``registry=None`` picks the methods made for the
+    model (:func:`registry_for`)."""
+    registry = registry_for(model) if registry is None else registry
+    if not tokenize(text):
         raise ValueError("the sentence has no tokens: type a few words")
-    ids = vocab.encode(tokens)
-    batch = Batch.from_ids([ids])
+    if vocab is None:
+        if not (hasattr(model, "encode") and hasattr(model, "token_strings")):
+            raise ValueError("pass the vocabulary the model was trained with (only a Hugging Face model "
+                             "tokenizes by itself)")
+        batch = model.encode([text])
+        tokens = model.token_strings(batch.tokens, batch.mask)[0]
+        unk = getattr(model.tokenizer, "unk_token", None)
+        unknown = [tok for tok in tokens if tok == unk]
+    else:
+        tokens = tokenize(text)
+        ids = vocab.encode(tokens)
+        batch = Batch.from_ids([ids])
+        unknown = [tok for tok, i in zip(tokens, ids) if i == vocab.unk_id]
     model.eval()
     with torch.no_grad():
         probs = model(batch.tokens, batch.mask).probs[0]
@@ -89,7 +128,6 @@ def analyse(model, vocab: Vocab, text: str, method: str = "attention_x_gradient"
             for op in REMOVAL_OPERATORS:
                 after = model.forward_removed(batch.tokens, batch.mask, remove, op).probs[0]
                 delta[op] = float(probs[predicted] - after[predicted])
-    unknown = [tok for tok, i in zip(tokens, ids) if i == vocab.unk_id]
     return Analysis(tokens, weights.tolist(), method, list(label_names), probs.tolist(), predicted, top,
                     unknown, delta)
 
@@ -122,8 +160,10 @@ def render_html(a: Analysis) -> str:
 class Explorer:
     """ipywidgets front end: a sentence box with examples, a model and a method menu, and the panel.
 
-    ``models`` maps a display name to ``(model, vocab)`` or ``(model, vocab, label_names)``. The widget is
-    in ``.widget``; ``.panel.value`` holds the HTML currently shown.
+    ``models`` maps a display name to ``(model, vocab)`` or ``(model, vocab, label_names)`` (``vocab``
+    None for a Hugging Face model). The method menu offers the methods made for the chosen model
+    (:func:`registry_for`; ``registry=`` imposes one registry on every model), restricted to
+    ``methods`` if given. The widget is in ``.widget``; ``.panel.value`` holds the HTML currently shown.
     """
 
     def __init__(self, models: Mapping[str, tuple], examples: Sequence[str] = (), *,
@@ -134,18 +174,36 @@ class Explorer:
             raise ValueError("pass at least one model: {name: (model, vocab)}")
         self.models = dict(models)
         self.registry = registry
-        methods = list(methods or (registry or METHODS))
+        self.methods = list(methods) if methods else None
+        self._switching = False
         examples = list(examples)
         self.sentence = w.Combobox(value=examples[0] if examples else "", options=examples,
                                    placeholder="type a sentence or pick an example", ensure_option=False,
                                    description="sentence", layout=w.Layout(width="95%"))
         self.model = w.Dropdown(options=list(self.models), description="model")
-        self.method = w.Dropdown(options=methods, value=method if method in methods else methods[0],
-                                 description="method")
+        menu = self.menu(self.model.value)
+        self.method = w.Dropdown(options=menu, value=method if method in menu else menu[0], description="method")
         self.panel = w.HTML()
-        for control in (self.sentence, self.model, self.method):
+        for control in (self.sentence, self.method):
             control.observe(lambda change: self.update(), names="value")
+        self.model.observe(self._model_changed, names="value")
         self.widget = w.VBox([self.sentence, w.HBox([self.model, self.method]), self.panel])
+        self.update()
+
+    def menu(self, name: str) -> list[str]:
+        """The methods offered for the model shown as ``name``."""
+        registry = self.registry or registry_for(self.models[name][0])
+        offered = [m for m in (self.methods or registry) if m in registry]
+        return offered or list(registry)
+
+    def _model_changed(self, change) -> None:
+        menu, current = self.menu(change["new"]), self.method.value
+        self._switching = True  # one update for the new model, not one per changed control
+        try:
+            self.method.options = menu
+            self.method.value = current if current in menu else menu[0]
+        finally:
+            self._switching = False
         self.update()
 
     def analysis(self) -> Analysis:
@@ -157,6 +215,8 @@ class Explorer:
 
     def update(self) -> None:
         """Recompute the panel for the current sentence, model and method."""
+        if self._switching:
+            return
         if not self.sentence.value.strip():
             self.panel.value = "<p>Type a sentence.</p>"
             return

@@ -29,8 +29,24 @@ registry name              method
 ``random_signed``          a signed random baseline, uniform in [−1, 1) (when the kit has it)
 =========================  ======================================================================
 
+Three more propagate relevance (LRP) by the conservative rules of Ali et al. (2022); they live in
+:mod:`attnlab.relevance`, which says what they simplify:
+
+=============================  ==================================================================
+registry name                  method
+=============================  ==================================================================
+``conservative_lrp``           Ali et al. (2022): gradient × input with the attention
+                               probabilities and the LayerNorm scale constant in the backward
+                               pass (relevance conserved: it sums to the logit)
+``partial_lrp``                LRP relevance of the last layer's attention map (Voita et al.
+                               2019, as Chefer et al.'s and Liu et al.'s code compute it)
+``transformer_attribution``    Chefer et al. (CVPR 2021): ``R ← R + mean_h (∇A ⊙ R^A)⁺ · R``
+                               with ``R^A`` the LRP relevance of each layer's attention map
+=============================  ==================================================================
+
 Gradients are of the predicted class's softmax probability, as everywhere in the kit — except GenAtt,
-which follows Chefer et al. and differentiates the logit. The measurements of
+which follows Chefer et al. and differentiates the logit, and the three relevance methods, which
+explain the logit as LRP does. The measurements of
 :mod:`attnlab.faithfulness` run on these weights unchanged.
 
 The module also holds the model of **Liu et al.'s depth factor** (:class:`DeepDecoderClassifier`: a
@@ -325,3 +341,8 @@ def explain_all_deep(model, batch: Batch, methods: Sequence[str] | None = None,
     the same predicted class; ``per_method_options`` as in :func:`explain_all_multilayer`."""
     return _explain.explain_all(model, batch, methods if methods is not None else list(DEEP_DECODER_METHODS),
                                 registry=DEEP_DECODER_METHODS, options=per_method_options)
+
+
+# The relevance-propagation methods (conservative LRP, partial LRP, Transformer Attribution) register
+# themselves here; imported last because they build on the functions above.
+from . import relevance as _relevance  # noqa: E402,F401

@@ -59,3 +59,61 @@ def test_widgets_are_created_and_a_change_of_method_updates_the_panel(model_and_
     assert ">neg<" in explorer.panel.value or ">pos<" in explorer.panel.value
     explorer.sentence.value = ""
     assert "Type a sentence" in explorer.panel.value
+
+
+def test_transformers_get_the_multilayer_methods_and_the_menu_follows_the_model(model_and_vocab):
+    from attnlab.explain import METHODS
+    from attnlab.explorer import NON_NEGATIVE, registry_for
+    from attnlab.multilayer import MULTILAYER_METHODS
+    from attnlab.transformer import TransformerClassifier
+
+    model, vocab = model_and_vocab
+    torch.manual_seed(0)
+    transformer = TransformerClassifier(len(vocab), n_layers=2, n_heads=2, embed_dim=8, ff_dim=16,
+                                        dropout=0.0).eval()
+    assert registry_for(transformer) is MULTILAYER_METHODS and registry_for(model) is METHODS
+    for name in ("conservative_lrp", "partial_lrp", "transformer_attribution"):
+        a = analyse(transformer, vocab, "a gorgeous and witty film .", name)
+        assert a.method == name and len(a.weights) == 6 and set(a.delta) == {"slice_out", "zeros_mask", "att_mask"}
+    # Transformer Attribution, rollout and GenAtt have no sign: the panel says so instead of "supports"
+    assert {"transformer_attribution", "rollout", "genatt"} <= set(NON_NEGATIVE)
+    assert "partial_lrp" not in NON_NEGATIVE and "conservative_lrp" not in NON_NEGATIVE
+    a = analyse(transformer, vocab, "a gorgeous and witty film .", "transformer_attribution")
+    assert a.claimed_polarity == "important (this method has no sign)"
+
+    explorer = Explorer({"BiLSTM": (model, vocab), "Transformer": (transformer, vocab)},
+                        examples=["a gorgeous film ."], method="raw_attention")
+    assert list(explorer.method.options) == list(METHODS)
+    explorer.method.value = "attention_x_abs_gradient"  # a method the Transformer does not have
+    explorer.model.value = "Transformer"
+    assert list(explorer.method.options) == list(MULTILAYER_METHODS)
+    assert explorer.method.value == list(MULTILAYER_METHODS)[0] and "color: #b00" not in explorer.panel.value
+    explorer.method.value = "transformer_attribution"
+    assert "transformer_attribution" in explorer.panel.value
+    explorer.model.value = "BiLSTM"  # back: the method is not offered there, the menu falls back
+    assert explorer.method.value == list(METHODS)[0] and "color: #b00" not in explorer.panel.value
+    # methods= restricts every model's menu to the names its registry has
+    restricted = Explorer({"BiLSTM": (model, vocab), "Transformer": (transformer, vocab)}, examples=["a film"],
+                          methods=["raw_attention", "partial_lrp"], method="raw_attention")
+    assert list(restricted.method.options) == ["raw_attention"]
+    restricted.model.value = "Transformer"
+    assert list(restricted.method.options) == ["raw_attention", "partial_lrp"]
+
+
+def test_a_hugging_face_model_tokenizes_by_itself(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    from attnlab.transformer import HFClassifier
+
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "great", "movie", "."]
+    (tmp_path / "vocab.txt").write_text("\n".join(words) + "\n")
+    tokenizer = transformers.BertTokenizerFast(str(tmp_path / "vocab.txt"))
+    torch.manual_seed(0)
+    config = transformers.BertConfig(vocab_size=len(words), hidden_size=16, num_hidden_layers=2,
+                                     num_attention_heads=2, intermediate_size=32, max_position_embeddings=32)
+    model = HFClassifier(transformers.BertForSequenceClassification(config), tokenizer).eval()
+    a = analyse(model, None, "a great film .", "conservative_lrp")
+    assert a.tokens == ["a", "great", "[UNK]", "."] and a.unknown == ["[UNK]"]
+    assert len(a.weights) == 4 and a.delta
+    assert "great" in render_html(a)
+    with pytest.raises(ValueError, match="vocabulary"):
+        analyse(AttentionClassifier(5, 2, embed_dim=4, hidden_dim=3), None, "a film", "raw_attention")
