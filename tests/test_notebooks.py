@@ -166,7 +166,8 @@ def check_transformer_chapter(r):
             assert 0 <= r[f"deep_{depth}_violation_{name}"] <= 1
     # the kit's own extension: Transformer layers
     methods = ("raw_attention", "attention_x_gradient", "rollout", "genatt", "attention_x_value_norm",
-               "input_x_gradient", "integrated_gradients", "random")
+               "input_x_gradient", "integrated_gradients", "random",
+               "partial_lrp", "transformer_attribution", "conservative_lrp")  # the last three: relevance propagation
     assert r["transformer_depth_n_seeds"] == 1  # smoke mode
     for depth in (1, 2, 6):
         assert 0.3 <= r[f"transformer_depth_{depth}_test_accuracy"] <= 1
@@ -182,6 +183,9 @@ def check_transformer_chapter(r):
     assert 0.2 < r["minilm_special_token_attention_share"] < 1
     assert 0 < r["minilm_punctuation_attention_share"] < 0.5
     assert r["minilm_uniform_intervention_max_deviation"] < 1e-5, "the intervention did not reach every layer"
+    # conservative LRP's budget adds up (to rounding) on the real encoder; plain gradient x input's does not
+    assert r["minilm_budget_max_residual"] < 1e-3 and r["minilm_budget_n"] > 0
+    assert r["minilm_budget_plain_median_residual"] > 1e-2
     assert 0 <= r["minilm_test_accuracy"] <= 1 and r["minilm_n_train"] > 0
 
 
