@@ -189,7 +189,20 @@ def check_transformer_chapter(r):
     assert 0 <= r["minilm_test_accuracy"] <= 1 and r["minilm_n_train"] > 0
 
 
+def check_closing_chapter(r):
+    for model in ("sentiment", "lab"):
+        assert r[f"checklist_{model}_n_sentences"] == 300
+        assert r[f"checklist_{model}_min_attention_weight"] >= 0  # attention is never negative
+        for key in ("violation_raw_attention", "violation_attention_x_gradient", "violation_random", "accuracy",
+                    "uniform_attention_accuracy", "permuted_attention_accuracy", "mask_probe_accuracy",
+                    "majority_share", "length_only_probe_accuracy"):
+            assert 0 <= r[f"checklist_{model}_{key}"] <= 1, key
+        assert 1 <= r[f"checklist_{model}_cautions"] <= 6  # the unsigned weights always call for caution
+    assert 0 <= r["checklist_lab_neutral_mass"] <= 1 and "checklist_sentiment_neutral_mass" not in r
+
+
 CHECKS = {"explorer": check_explorer,
+          "07_can_i_read_this_map": check_closing_chapter,
           "01_attention_as_explanation": check_chapter1,
           "03_shortcut_experiment": check_shortcut_experiment,
           "04_mitigations": check_mitigations_chapter,
