@@ -274,13 +274,19 @@ def run_checklist(model, data: Batch, *, train: Batch | None = None, trained_joi
                                 "say how the attention was trained (trained_jointly=True/False)"))
     else:
         numbers["trained_jointly"] = int(trained_jointly)
+        if trained_jointly:
+            status = "caution" if carries else "unknown"
+            verdict = ("joint training plus a mask that predicts the label: the classic shortcut setting" if carries
+                       else "joint training makes a code possible; the probe found none on these sentences")
+        else:
+            status = "caution" if carries else "ok"
+            verdict = ("no reader learned to decode positions, yet the mask predicts the label: the selector may "
+                       "write it in which content it shows (chapter 2's selection effect)" if carries
+                       else "no incentive to write a code, and the probe found none")
         verdicts.append(Verdict(
-            "joint", "caution" if trained_jointly and carries else ("unknown" if trained_jointly else "ok"),
+            "joint", status,
             "trained jointly with its reader" if trained_jointly else "trained against a reader it could not teach "
-            "a code (e.g. random attention pretraining)",
-            ("joint training plus a mask that predicts the label: the classic shortcut setting"
-             if carries else "joint training makes a code possible; the probe found none on these sentences")
-            if trained_jointly else "no incentive to write a code"))
+            "a code (e.g. random attention pretraining)", verdict))
 
     # 6. neutral tokens (optional)
     if neutral is not None:

@@ -482,3 +482,17 @@ def reader_map(here: str | None = None, *, small: bool = False, root=None):
                     color=colour, fontweight="bold")
     fig.tight_layout(pad=0.2)
     return fig
+
+
+def you_are_here(stem: str, *, root=None) -> None:
+    """Show the small reader's map with chapter ``stem`` marked, and glue it as ``reader_map_<stem>``.
+
+    A chapter calls it in a cell tagged ``remove-cell`` and places the figure at the very top of its page,
+    under the title, with a ``{glue:figure}`` directive (numbered and captioned there); in Jupyter or Colab
+    the map shows where the cell is.
+    """
+    from .book import glue
+
+    fig = reader_map(stem, small=True, root=root)
+    glue(f"reader_map_{stem}", fig, display=True)
+    plt.close(fig)

@@ -56,17 +56,28 @@ def test_every_figure_of_a_chapter_has_a_named_caption_and_shows_nothing_else(pa
 
 @pytest.mark.parametrize("path", chapter_params(), ids=lambda p: p.name)
 def test_every_chapter_shows_where_it_sits_on_the_readers_map(path):
+    """The small map sits under the title: a {glue:figure} in the first cell (numbered, captioned) of the figure
+    that a cell tagged remove-cell glues with attnlab.viz.you_are_here (in Jupyter the map shows there)."""
     cells = json.loads(path.read_text())["cells"]
-    maps = [c for c in cells if f'reader_map(here="{path.stem}"' in "".join(c["source"])]
-    assert len(maps) == 1, f"{path.name}: one cell calling reader_map(here={path.stem!r}, small=True)"
+    header = "".join(cells[0]["source"])
+    assert re.search(rf"```{{glue:figure}} reader_map_{path.stem}\n:name: fig-\S+-map\n\n\S.{{40,}}\n```", header), \
+        f"{path.name}: the first cell needs a captioned {{glue:figure}} reader_map_{path.stem} with a :name:"
+    makers = [c for c in cells if f'you_are_here("{path.stem}")' in "".join(c["source"])]
+    assert len(makers) == 1 and "remove-cell" in makers[0]["metadata"].get("tags", []), \
+        f"{path.name}: one cell tagged remove-cell calling you_are_here({path.stem!r})"
     first_section = next(i for i, c in enumerate(cells) if "".join(c["source"]).startswith("## ")
                          and not "".join(c["source"]).startswith("## Setup"))
-    assert cells.index(maps[0]) < first_section, f"{path.name}: the map belongs at the top, before the first section"
+    assert cells.index(makers[0]) < first_section, f"{path.name}: glue the map before the first section"
 
 
 def test_figure_names_are_unique_across_the_book():
-    names = [c["metadata"]["mystnb"]["figure"]["name"] for path in sorted((ROOT / "notebooks").glob("*.ipynb"))
-             for c in json.loads(path.read_text())["cells"] if c["metadata"].get("mystnb", {}).get("figure")]
+    names = []
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for c in json.loads(path.read_text())["cells"]:
+            if c["metadata"].get("mystnb", {}).get("figure"):
+                names.append(c["metadata"]["mystnb"]["figure"]["name"])
+            if c["cell_type"] == "markdown":
+                names += re.findall(r"```\{glue:figure\}[^\n]*\n:name: (\S+)", "".join(c["source"]))
     assert len(names) == len(set(names)), f"duplicate figure names: {sorted(n for n in names if names.count(n) > 1)}"
 
 
@@ -96,6 +107,7 @@ def test_reader_map_outside_a_checkout_uses_the_fallback(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert viz.book_chapters() == list(viz.CHAPTERS_FALLBACK)
     assert viz.reader_map("07_can_i_read_this_map", small=True)
+    viz.you_are_here("07_can_i_read_this_map")  # shows and glues (outside the book: shows only)
 
 
 # -- the concept figures ------------------------------------------------------------------------------
