@@ -34,7 +34,7 @@ import numpy as np
 
 from ._io import atomic_write
 from .book import glue
-from .results import results_dir, save_results
+from .results import RUN_SUFFIX, results_dir, run_provenance, save_results, save_run
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -66,8 +66,9 @@ class Chapter:
 
     Creating it seeds Python, NumPy and PyTorch with ``seed``, sets PyTorch's thread count (one by
     default: on a shared or busy CPU, as in Colab or a parallel build, two threads in one process are
-    many times slower), sets the plot theme, starts the clock and clears this chapter's old results and
-    claims files (a run that stops half-way leaves no stale numbers behind).
+    many times slower), sets the plot theme, starts the clock, clears this chapter's old results and
+    claims files (a run that stops half-way leaves no stale numbers behind) and writes what produces the
+    new ones — kit version, commit, seed, mode — to ``<stem>.run.json`` beside them.
     """
 
     def __init__(self, stem: str, *, smoke: bool = False, seed: int = 0, results_dir: str | os.PathLike = "",
@@ -95,8 +96,9 @@ class Chapter:
         self.results: dict[str, float | int] = {}
         self.claims: list[dict] = []
         self._start = time.perf_counter()
-        for path in (self.results_path, self.claims_path):
+        for path in (self.results_path, self.claims_path, self.run_path):
             path.unlink(missing_ok=True)
+        save_run(self.stem, run_provenance(seed=seed, smoke=self.smoke), self.folder)
 
     # -- where things go ---------------------------------------------------------------------------
     @property
@@ -106,6 +108,11 @@ class Chapter:
     @property
     def claims_path(self) -> Path:
         return self.folder / f"{self.stem}.claims.json"
+
+    @property
+    def run_path(self) -> Path:
+        """What produced this run's numbers: version, commit, seed, mode (:func:`attnlab.results.run_provenance`)."""
+        return self.folder / f"{self.stem}{RUN_SUFFIX}"
 
     # -- numbers -----------------------------------------------------------------------------------
     def record(self, **values: Any) -> None:

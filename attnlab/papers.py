@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from .results import load_results
+from .results import load_results, load_runs
 
 SOURCE_TABLE = "Liu et al. (2022), paper table (gradient ablation)"
 SOURCE_FIGURE = "Liu et al. (2022), paper figure (violation vs depth, read off the plot ± 0.01)"
@@ -267,12 +267,27 @@ SCORECARD_ROWS: list[Row] = [
 ]
 
 
-def scorecard(directory: str | os.PathLike | None = None):
+def scorecard(directory: str | os.PathLike | None = None, *, allow_smoke: bool = False):
     """A table (pandas DataFrame) of every scorecard row: the kit's value beside a paper's, with the
-    paper value's source and setting as separate columns."""
+    paper value's source and setting as separate columns.
+
+    The scorecard shows the book's numbers, so it refuses results that a smoke-mode run wrote, or whose
+    run description (``<stem>.run.json``) is missing; ``allow_smoke=True`` (tests, quick looks) shows them
+    anyway."""
     import pandas as pd
 
     results = load_results(directory)
+    if not allow_smoke:
+        runs = load_runs(directory)
+        used = sorted({row.chapter for row in SCORECARD_ROWS if row.chapter in results})
+        unknown = [stem for stem in used if stem not in runs]
+        smoke = [stem for stem in used if runs.get(stem, {}).get("mode") == "smoke"]
+        if unknown or smoke:
+            raise ValueError(
+                "the scorecard shows the book's full-mode numbers, but "
+                + "; ".join(filter(None, [f"these chapters ran in smoke mode: {smoke}" if smoke else "",
+                                          f"these have no run description (.run.json): {unknown}" if unknown else ""]))
+                + ". Run them in full mode (bash book/build.sh), or pass allow_smoke=True to look anyway.")
     return pd.DataFrame([{
         "chapter": row.chapter, "key": row.key, "measure": row.measure,
         "kit": results.get(row.chapter, {}).get(row.key),

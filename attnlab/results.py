@@ -63,7 +63,60 @@ def load_results(directory: str | os.PathLike | None = None) -> dict[str, dict]:
     """Every results file of a directory: ``{notebook stem: {key: number}}``."""
     folder = results_dir(directory)
     return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))
-            if not p.name.endswith(".claims.json")}
+            if not p.name.endswith((".claims.json", RUN_SUFFIX))}
+
+
+#: Each chapter's run is described next to its numbers, in ``<stem>.run.json``.
+RUN_SUFFIX = ".run.json"
+
+
+def run_provenance(*, seed: int, smoke: bool) -> dict:
+    """What produced a chapter's numbers: the kit's version, the repository commit (``None`` outside a
+    checkout, with ``dirty`` when tracked files differ from it), the seed, the mode (``"full"`` or
+    ``"smoke"``), the versions of Python, PyTorch and transformers, and the start time (UTC)."""
+    import datetime
+    import platform
+    import subprocess
+    from importlib import metadata
+
+    from . import __version__
+
+    def version(package: str) -> str | None:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return None
+
+    commit = dirty = None
+    root = repo_root(Path(__file__).parent)
+    if root is not None and (root / ".git").exists():
+        try:
+            commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                                    text=True, timeout=10, check=True).stdout.strip() or None
+            dirty = bool(subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                        capture_output=True, text=True, timeout=10, check=True).stdout.strip())
+        except (OSError, subprocess.SubprocessError):
+            commit = dirty = None
+    return {"attnlab_version": __version__, "commit": commit, "dirty": dirty, "seed": int(seed),
+            "mode": "smoke" if smoke else "full", "python": platform.python_version(), "torch": version("torch"),
+            "transformers": version("transformers"),
+            "started_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+
+
+def save_run(name: str, provenance: dict, directory: str | os.PathLike | None = None) -> Path:
+    """Write a chapter's run description (:func:`run_provenance`) to ``<directory>/<name>.run.json``."""
+    path = results_dir(directory) / f"{name}{RUN_SUFFIX}"
+    with atomic_write(path, "w", encoding="utf-8") as handle:
+        json.dump(provenance, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    return path
+
+
+def load_runs(directory: str | os.PathLike | None = None) -> dict[str, dict]:
+    """Every run description of a directory: ``{notebook stem: provenance}``."""
+    folder = results_dir(directory)
+    return {p.name[: -len(RUN_SUFFIX)]: json.loads(p.read_text(encoding="utf-8"))
+            for p in sorted(folder.glob(f"*{RUN_SUFFIX}"))}
 
 
 def load_claims(directory: str | os.PathLike | None = None) -> dict[str, list[dict]]:

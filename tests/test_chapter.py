@@ -1,6 +1,7 @@
 """attnlab.chapter: recorded numbers and checked claims, and the pages built from them."""
 
 import json
+from pathlib import Path
 
 import nbformat
 import papermill
@@ -125,6 +126,7 @@ def test_a_false_claim_fails_a_full_mode_papermill_run(tmp_path, smoke):
 
 def test_scorecard_rows_name_source_and_setting(tmp_path):
     results.save_results("01_attention_as_explanation", {"chapter1_test_accuracy": 0.8}, tmp_path)
+    results.save_run("01_attention_as_explanation", results.run_provenance(seed=0, smoke=False), tmp_path)
     table = scorecard(tmp_path)
     assert len(table) == len(SCORECARD_ROWS)
     assert table.loc[table["key"] == "chapter1_test_accuracy", "kit"].item() == 0.8
@@ -149,3 +151,29 @@ def test_depth_rows_compare_at_the_kit_depth():
     assert all(len(curve) == 8 for curves in LIU2022_DEPTH.values() for curve in curves.values())
     with pytest.raises(ValueError):
         liu2022_depth("SST", "raw_attention", 9)
+
+
+def test_every_run_says_what_produced_its_numbers(tmp_path):
+    import attnlab
+
+    chapter = Chapter("05_x", smoke=True, seed=7, results_dir=tmp_path, plot_theme=False)
+    chapter.record(x=1.0)
+    run = results.load_runs(tmp_path)["05_x"]
+    assert run["attnlab_version"] == attnlab.__version__ and run["seed"] == 7 and run["mode"] == "smoke"
+    assert run["torch"] and run["python"] and run["started_utc"].endswith("+00:00")
+    if (Path(attnlab.__file__).parents[1] / ".git").exists():  # in a checkout: the commit it ran from
+        assert len(run["commit"]) == 40 and isinstance(run["dirty"], bool)
+    assert list(results.load_results(tmp_path)) == ["05_x"]  # the run file is not read as numbers
+    Chapter("05_x", seed=1, results_dir=tmp_path, plot_theme=False)  # a new run replaces the description
+    assert results.load_runs(tmp_path)["05_x"]["mode"] == "full"
+
+
+def test_the_scorecard_refuses_smoke_mode_numbers(tmp_path):
+    Chapter("01_attention_as_explanation", smoke=True, results_dir=tmp_path, plot_theme=False).record(
+        chapter1_test_accuracy=0.6)
+    with pytest.raises(ValueError, match=r"smoke mode: \['01_attention_as_explanation'\]"):
+        scorecard(tmp_path)
+    assert scorecard(tmp_path, allow_smoke=True).set_index("key").loc["chapter1_test_accuracy", "kit"] == 0.6
+    (tmp_path / "01_attention_as_explanation.run.json").unlink()  # numbers of unknown origin: refused too
+    with pytest.raises(ValueError, match="no run description"):
+        scorecard(tmp_path)
