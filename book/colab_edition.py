@@ -525,6 +525,29 @@ def _options(body: str) -> tuple[dict[str, str], str]:
     return options, "\n".join(lines[k:]).lstrip("\n")
 
 
+LEFTOVER_ROLE = re.compile(r"\{[A-Za-z][\w:.+-]*\}`")
+LEFTOVER_DIRECTIVE = re.compile(r"^\s*(?:`{3,}|~{3,}|:{3,})\s*\{[^}]*\}", re.M)
+LEFTOVER_SYNTAX = re.compile(r"^\([^()\s]+\)=\s*$|^:::", re.M)
+
+
+def leftovers(markdown: str) -> list[str]:
+    """What Colab would show raw or as a dead link: MyST roles, directives, targets, relative links."""
+    found = []
+    code_free = re.sub(r"^(`{3,}|~{3,})[^\n{]*\n.*?^\1\s*$", "", markdown, flags=re.M | re.S)  # code blocks
+    found += [f"role {m[0]}" for m in INLINE_TOKEN.finditer(code_free) if m["role"]]
+    code_free = INLINE_TOKEN.sub("", code_free)  # roles (found above), code spans and inline math
+    found += [f"directive {m[0].strip()}" for m in LEFTOVER_DIRECTIVE.finditer(markdown)]
+    found += [f"MyST syntax {m[0].strip()}" for m in LEFTOVER_SYNTAX.finditer(code_free)]
+    for match in LINK.finditer(code_free):
+        target = match[3].strip("<>")
+        if not ABSOLUTE.match(target):
+            found.append(f"relative link {target!r}")
+    for match in HTML_URL.finditer(code_free):
+        if not ABSOLUTE.match(match[2]):
+            found.append(f"relative link {match[2]!r}")
+    return found
+
+
 def myst_to_markdown(text: str, book: Book, docname: str, glue: dict[str, dict] | None = None) -> str:
     return Converter(book, docname, glue).convert(text)
 
@@ -607,6 +630,10 @@ def build(out: Path, root: Path = ROOT, executed: dict[str, dict] | None = None)
             path = out / flavour / name
             path.parent.mkdir(parents=True, exist_ok=True)
             colab = colab_notebook(notebook, name, flavour, book, config)
+            left = [f"{name}: {item}" for cell in colab["cells"] if cell["cell_type"] == "markdown"
+                    for item in leftovers(cell["source"])]
+            if left:
+                raise ConversionError("MyST left in the Colab edition:\n  " + "\n  ".join(left))
             path.write_text(json.dumps(colab, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
             written[flavour].append(path)
     (out / "README.md").write_text(
