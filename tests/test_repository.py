@@ -129,6 +129,9 @@ def test_package_metadata_is_consistent():
     for dep in project["dependencies"]:
         name = re.split(r"[<>=!~ \[]", dep)[0]
         assert re.search(rf"^{re.escape(name)}\b", requirements, re.M | re.I), f"{name} missing from requirements.txt"
+        floor = re.search(rf"^{re.escape(name)}\s*([<>=!~][^\s#]*)", requirements, re.M | re.I)
+        assert floor and floor[1] == dep[len(name):].strip(), \
+            f"{name}: requirements.txt says {floor and floor[1]!r}, pyproject.toml {dep!r} (tests/floors.sh tests these)"
     assert re.fullmatch(r"\d+\.\d+\.\d+", attnlab.__version__)
     assert "jupyter-book>=1.0.4,<2" in requirements  # only Jupyter Book 1.x reads _config.yml/_toc.yml
 
