@@ -23,7 +23,9 @@ The workflow publishes ``_build/colab`` to the branch ``colab.branch`` of ``_con
 (the tag of the release, ``v`` + ``attnlab.__version__``). ``ATTNLAB_STUDENT_REPO=owner/name`` re-points
 both, badges and install line, at a course repository.
 
-    python book/colab_edition.py [OUT]      # default OUT: _build/colab
+    python book/colab_edition.py [OUT]              # default OUT: _build/colab
+    python book/colab_edition.py --sync-sources     # after bumping colab.kit_ref: the notebooks' setup
+                                                    # cells and badges follow _config.yml
 """
 
 from __future__ import annotations
@@ -645,11 +647,42 @@ def build(out: Path, root: Path = ROOT, executed: dict[str, dict] | None = None)
     return written
 
 
+def sync_sources(root: Path = ROOT) -> list[Path]:
+    """Point the badge and the setup cell's install line of every notebook of the book at ``_config.yml``
+    (after a release bump of ``colab.kit_ref``); return the notebooks changed."""
+    config = book_config(root)
+    changed = []
+    for docname in toc_docnames(root):
+        path = Path(root) / f"{docname}.ipynb"
+        if not path.is_file():
+            continue
+        name = f"{docname}.ipynb"
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        before = json.dumps(notebook)
+        for cell in notebook["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "markdown":
+                source = retarget_badge(source, config, "instructor", name)
+            elif "google.colab" in source:
+                source = pin_install(source, config)
+            cell["source"] = source.splitlines(keepends=True)
+        if json.dumps(notebook) != before:
+            path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            changed.append(path)
+    return changed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", nargs="?", type=Path, default=ROOT / "_build" / "colab",
                         help="output folder (replaced); default _build/colab")
+    parser.add_argument("--sync-sources", action="store_true",
+                        help="instead: point the notebooks' badges and install lines at _config.yml (after a release bump)")
     args = parser.parse_args()
+    if args.sync_sources:
+        changed = sync_sources()
+        print(f"{len(changed)} notebook(s) updated" + "".join(f"\n  {p.relative_to(ROOT)}" for p in changed))
+        return
     written = build(args.out)
     for flavour, paths in written.items():
         print(f"Colab edition ({flavour}): {len(paths)} notebooks in {args.out / flavour}")
