@@ -605,7 +605,9 @@ def colab_notebook(executed: dict, name: str, flavour: str, book: Book, config: 
             if se.is_solution(cell) or "hide-input" in tags:
                 title = "Solution" if se.is_solution(cell) else "Show the code"
                 if not source.lstrip().startswith(("# @title", "#@title")):
-                    source = f"# @title {title}\n" + source
+                    # Colab's form view shows the title and hides the code ("Show code" opens it).
+                    first, _, rest = source.partition("\n")
+                    source = f"# @title {title}\n" + (rest if first.strip() == f"# {title}" else source)
                 metadata["cellView"] = "form"
                 metadata.setdefault("jupyter", {})["source_hidden"] = True
         cell["source"] = source
