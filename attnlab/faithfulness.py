@@ -197,7 +197,8 @@ def violation_test(model, tokens: torch.Tensor, mask: torch.Tensor,
     For each sentence and method: ŷ is the predicted class (or ``target``), x* the token with the
     largest |w|, ΔC = f(x)_ŷ − f(x without x*)_ŷ with "without" done by each removal operator, and the
     sentence violates when w(x*) · ΔC < 0 (strictly: a zero on either side is no violation).
-    All methods' perturbed sentences for one operator are run together in batches.
+    All methods' perturbed sentences for one operator are run together in batches, and a sentence
+    whose x* several methods share is perturbed and run only once.
     """
     check_padded(tokens, mask)
     _check_weights(weights, mask)
@@ -217,19 +218,24 @@ def violation_test(model, tokens: torch.Tensor, mask: torch.Tensor,
     methods = list(weights)
     B, T = tokens.shape
     valid = mask.sum(1) > 1
-    remove = torch.zeros(len(methods) * B, T, dtype=torch.bool)
-    top_w = {}
-    for m, name in enumerate(methods):
+    top_w, top_pos = {}, []
+    for name in methods:
         pos = top_feature(weights[name], mask)
-        remove[m * B + torch.arange(B), pos] = True
         top_w[name] = weights[name].gather(1, pos[:, None]).squeeze(1)
-    remove &= valid.repeat(len(methods))[:, None]  # single-token sentences: nothing is removed
+        top_pos.append(torch.where(valid, pos, -1))  # single-token sentences: nothing is removed
+    # Methods often agree on x*: each distinct (sentence, x*) pair is run once and shared.
+    sentence = torch.arange(B).repeat(len(methods))
+    pairs, pair_of_row = torch.unique(torch.stack([sentence, torch.cat(top_pos)], 1), dim=0, return_inverse=True)
+    remove = torch.zeros(len(pairs), T, dtype=torch.bool)
+    removes_one = pairs[:, 1] >= 0
+    remove[torch.nonzero(removes_one).squeeze(1), pairs[removes_one, 1]] = True
     report = ViolationReport(methods, list(operators), valid, top_w)
-    rep_tokens, rep_mask = tokens.repeat(len(methods), 1), mask.repeat(len(methods), 1)
+    pair_tokens, pair_mask = tokens[pairs[:, 0]], mask[pairs[:, 0]]
     p_full = _prob_of(full, target)
     for op in operators:
-        p_removed = _prob_of(probs_after_removal(model, rep_tokens, rep_mask, remove, op, chunk_size),
-                             target.repeat(len(methods)))
+        p_pairs = _prob_of(probs_after_removal(model, pair_tokens, pair_mask, remove, op, chunk_size),
+                           target[pairs[:, 0]])
+        p_removed = p_pairs[pair_of_row]
         for m, name in enumerate(methods):
             delta = p_full - p_removed[m * B:(m + 1) * B]
             report.delta[(name, op)] = delta

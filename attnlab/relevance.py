@@ -64,7 +64,7 @@ import torch
 from torch import nn
 
 from . import transformer as _transformer
-from .multilayer import _content, _maps_of, _register, attentions_and_gradients, genatt_from
+from .multilayer import CONTENT_OFFSET, _content, _maps_of, _register, attentions_and_gradients, genatt_from
 
 #: Share of a product's relevance that Chefer et al.'s rule gives to each of its two factors
 #: (``A·V``: half to the attention map, half to the values).
@@ -209,6 +209,55 @@ def conservative_relevance(model, tokens: torch.Tensor, mask: torch.Tensor, targ
     positions = (hidden * grads[0]).sum(-1)
     attention = [(a * g).detach() for a, g in zip(maps, grads[1:])]
     return Relevance(logits.detach(), positions.detach(), attention)
+
+
+def _biases_after_the_embeddings(model: nn.Module) -> list[nn.Parameter]:
+    """Every bias the encoder layers and the head add (not the embeddings', which are part of the input)."""
+    return [p for name, p in model.named_parameters() if name.endswith("bias") and "embedding" not in name]
+
+
+def logit_budget(model, tokens: torch.Tensor, mask: torch.Tensor, target: torch.Tensor | None = None, *,
+                 rules: bool = True):
+    """Where the explained logit goes, sentence by sentence: a pandas DataFrame with one row per sentence
+    and the columns ``logit`` (the target class's logit; default target: the predicted class),
+    ``content`` (the relevance of the content tokens' input vectors, summed), ``special`` (of ``[CLS]``
+    and ``[SEP]``), ``biases`` (``Σ b ⊙ ∂f̃/∂b`` over every bias after the embeddings) and ``residual``
+    (``logit − content − special − biases``).
+
+    With ``rules=True`` (the conservative rules of Ali et al. 2022) the network is linear in its inputs and
+    biases along the backward pass, so the residual is zero up to rounding: that is what *conservation*
+    means. With ``rules=False`` the same sum is taken with the model's ordinary gradients (plain
+    gradient × input), which has no reason to add up. One forward and one backward pass per sentence.
+    """
+    import pandas as pd
+
+    model.eval()
+    if target is None:
+        with torch.no_grad():
+            target = model(tokens, mask).logits.argmax(-1)
+    biases = _biases_after_the_embeddings(model)
+    rows = []
+    for i in range(len(tokens)):
+        n = int(mask[i].sum())
+        captured = []
+        hook = encoder_blocks(model)[0].register_forward_pre_hook(
+            lambda module, args, kwargs: captured.append(args[0] if args else kwargs["hidden_states"]),
+            with_kwargs=True)
+        try:
+            with conservative_rules(model) if rules else contextlib.nullcontext():
+                out = model(tokens[i:i + 1, :n], mask[i:i + 1, :n])
+        finally:
+            hook.remove()
+        logit = out.logits[0, target[i]]
+        grads = torch.autograd.grad(logit, [captured[0], *biases], allow_unused=True)
+        per_position = (captured[0] * grads[0]).sum(-1)[0].detach()
+        content = float(per_position[CONTENT_OFFSET:CONTENT_OFFSET + n].sum())
+        special = float(per_position.sum()) - content
+        bias = float(sum(float((b * g).sum()) for b, g in zip(biases, grads[1:]) if g is not None))
+        value = float(logit.detach())
+        rows.append({"logit": value, "content": content, "special": special, "biases": bias,
+                     "residual": value - content - special - bias})
+    return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------------------------------

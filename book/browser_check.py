@@ -3,7 +3,7 @@
     .venv/bin/python book/browser_check.py [BUILD_DIR] [--out DIR] [--page PATH ...]
 
 BUILD_DIR defaults to _build/html. The book is served on a local port; each page (default: the landing
-page book/intro.html and chapter 1) is loaded in Chromium (Debian's ``chromium``, driven through the DevTools protocol
+page book/intro.html with the reader's map, chapter 1 and the closing chapter) is loaded in Chromium (Debian's ``chromium``, driven through the DevTools protocol
 with tornado, which Jupyter already installs), screenshotted to ``--out`` (default
 ``_build/browser_check``), and checked: every <img> has loaded with a non-zero natural size, and the
 chapter shows at least one figure. Every local link and image of every built page is then checked to
@@ -31,8 +31,10 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
-# the landing page (index.html only redirects to it) and one chapter
-DEFAULT_PAGES = ("book/intro.html", "notebooks/01_attention_as_explanation.html")
+# the landing page (index.html only redirects to it, and shows the reader's map), one chapter and the
+# closing chapter
+DEFAULT_PAGES = ("book/intro.html", "notebooks/01_attention_as_explanation.html",
+                 "notebooks/07_can_i_read_this_map.html")
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 PAGE_REPORT = """
@@ -185,6 +187,8 @@ def problems_in(reports: list[dict], base: str = "http://127.0.0.1") -> list[str
                 problems.append(f"{report['page']}: image not rendered: {image['src']}")
         if report["page"].startswith("notebooks/") and not any(i["w"] for i in local):
             problems.append(f"{report['page']}: no rendered figure on a chapter page")
+        if report["page"] == "book/intro.html" and not any(i["w"] for i in local):
+            problems.append(f"{report['page']}: the reader's map did not render")
     return problems
 
 

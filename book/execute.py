@@ -78,7 +78,7 @@ def usable_cores() -> int:
 TYPICAL_SECONDS = {"06_transformers.ipynb": 300, "05_faithfulness_violation_test.ipynb": 180,
                    "04_mitigations.ipynb": 160, "03_shortcut_experiment.ipynb": 90,
                    "01_attention_as_explanation.ipynb": 70, "explorer.ipynb": 30,
-                   "02_combinatorial_shortcuts.ipynb": 10}
+                   "07_can_i_read_this_map.ipynb": 30, "02_combinatorial_shortcuts.ipynb": 10}
 
 
 def longest_first(notebooks: list[Path], previous: dict[str, float]) -> list[Path]:

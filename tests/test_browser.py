@@ -43,3 +43,7 @@ def test_built_book_renders_in_chromium(tmp_path):
         assert Path(report["screenshot"]).stat().st_size > 10_000, "the screenshot looks empty"
     chapter = next(r for r in reports if r["page"].startswith("notebooks/"))
     assert sum(1 for i in chapter["images"] if i["w"] > 0) >= 3  # the chapter's figures rendered
+    intro = next(r for r in reports if r["page"] == "book/intro.html")
+    assert any(i["w"] > 0 and "_images/" in i["src"] for i in intro["images"]), "the reader's map did not render"
+    closing = next(r for r in reports if "07_can_i_read_this_map" in r["page"])
+    assert sum(1 for i in closing["images"] if i["w"] > 0 and "_images/" in i["src"]) >= 2  # map and verdicts

@@ -116,6 +116,28 @@ def test_batched_engine_equals_a_loop_over_sentences():
             assert report.delta[("w", op)][i].item() == pytest.approx((p[y] - q).item(), abs=1e-6)
 
 
+def test_methods_tested_together_equal_each_method_alone():
+    """The engine runs a (sentence, x*) pair that several methods share only once; the outcome of each
+    method must not depend on which other methods are tested beside it."""
+    from conftest import make_model
+
+    model = make_model("bilstm", "additive")
+    batch = Batch.from_ids([[2, 3, 4, 5], [6, 7], [8], [9, 10, 11], [12, 13, 14, 15, 16, 17]])
+    torch.manual_seed(0)
+    a = torch.randn(batch.tokens.shape) * batch.mask
+    weights = {"a": a, "same_top_as_a": 2 * a, "negated": -a, "other": torch.randn(batch.tokens.shape) * batch.mask}
+    together = violation_test(model, batch.tokens, batch.mask, weights)
+    for name, w in weights.items():
+        alone = violation_test(model, batch.tokens, batch.mask, {name: w})
+        for op in REMOVAL_OPERATORS:
+            assert torch.equal(together.violates[(name, op)], alone.violates[(name, op)])
+            assert torch.allclose(together.delta[(name, op)], alone.delta[(name, op)], atol=1e-6)
+    for op in REMOVAL_OPERATORS:  # a shared x* gives the very same ΔC, and the opposite sign flips the verdict
+        assert torch.equal(together.delta[("a", op)], together.delta[("same_top_as_a", op)])
+        nonzero = together.valid & (together.delta[("a", op)] != 0)
+        assert torch.equal(together.violates[("a", op)] ^ together.violates[("negated", op)], nonzero)
+
+
 def test_top_fraction_mask_counts_and_order():
     mask = _mask([4, 10], 10)
     weights = torch.arange(10.0).repeat(2, 1)

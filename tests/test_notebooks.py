@@ -166,7 +166,8 @@ def check_transformer_chapter(r):
             assert 0 <= r[f"deep_{depth}_violation_{name}"] <= 1
     # the kit's own extension: Transformer layers
     methods = ("raw_attention", "attention_x_gradient", "rollout", "genatt", "attention_x_value_norm",
-               "input_x_gradient", "integrated_gradients", "random")
+               "input_x_gradient", "integrated_gradients", "random",
+               "partial_lrp", "transformer_attribution", "conservative_lrp")  # the last three: relevance propagation
     assert r["transformer_depth_n_seeds"] == 1  # smoke mode
     for depth in (1, 2, 6):
         assert 0.3 <= r[f"transformer_depth_{depth}_test_accuracy"] <= 1
@@ -182,10 +183,26 @@ def check_transformer_chapter(r):
     assert 0.2 < r["minilm_special_token_attention_share"] < 1
     assert 0 < r["minilm_punctuation_attention_share"] < 0.5
     assert r["minilm_uniform_intervention_max_deviation"] < 1e-5, "the intervention did not reach every layer"
+    # conservative LRP's budget adds up (to rounding) on the real encoder; plain gradient x input's does not
+    assert r["minilm_budget_max_residual"] < 1e-3 and r["minilm_budget_n"] > 0
+    assert r["minilm_budget_plain_median_residual"] > 1e-2
     assert 0 <= r["minilm_test_accuracy"] <= 1 and r["minilm_n_train"] > 0
 
 
+def check_closing_chapter(r):
+    for model in ("sentiment", "lab"):
+        assert r[f"checklist_{model}_n_sentences"] == 300
+        assert r[f"checklist_{model}_min_attention_weight"] >= 0  # attention is never negative
+        for key in ("violation_raw_attention", "violation_attention_x_gradient", "violation_random", "accuracy",
+                    "uniform_attention_accuracy", "permuted_attention_accuracy", "mask_probe_accuracy",
+                    "majority_share", "length_only_probe_accuracy"):
+            assert 0 <= r[f"checklist_{model}_{key}"] <= 1, key
+        assert 1 <= r[f"checklist_{model}_cautions"] <= 6  # the unsigned weights always call for caution
+    assert 0 <= r["checklist_lab_neutral_mass"] <= 1 and "checklist_sentiment_neutral_mass" not in r
+
+
 CHECKS = {"explorer": check_explorer,
+          "07_can_i_read_this_map": check_closing_chapter,
           "01_attention_as_explanation": check_chapter1,
           "03_shortcut_experiment": check_shortcut_experiment,
           "04_mitigations": check_mitigations_chapter,

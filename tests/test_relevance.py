@@ -7,7 +7,7 @@ from torch import nn
 from attnlab.data import Batch
 from attnlab.models import AttentionClassifier
 from attnlab.multilayer import MULTILAYER_METHODS, explain_multilayer
-from attnlab.relevance import conservative_relevance, conservative_rules, encoder_blocks
+from attnlab.relevance import conservative_relevance, conservative_rules, encoder_blocks, logit_budget
 from attnlab.transformer import HFClassifier, TransformerClassifier, attention_intervention, uniform
 
 NEW_METHODS = ("conservative_lrp", "partial_lrp", "transformer_attribution")
@@ -51,40 +51,19 @@ def tiny_bert(tmp_path_factory):
     return model, model.encode(SENTENCES)
 
 
-def _full_decomposition(model, tokens, mask, target, downstream: list[tuple[str, nn.Parameter]]):
-    """For each sentence alone: the logit, and Σ (input of the first layer ⊙ its gradient) + Σ (bias ⊙ its
-    gradient) under the conservative rules — what LRP-0 conservation says must be equal."""
-    logits, totals = [], []
-    for i in range(len(tokens)):
-        n = int(mask[i].sum())
-        captured = []
-        hook = encoder_blocks(model)[0].register_forward_pre_hook(
-            lambda module, args, kwargs: captured.append(args[0]), with_kwargs=True)
-        try:
-            with conservative_rules(model):
-                out = model(tokens[i:i + 1, :n], mask[i:i + 1, :n])
-        finally:
-            hook.remove()
-        logit = out.logits[0, target[i]]
-        biases = [p for name, p in downstream if name.endswith("bias")]
-        grads = torch.autograd.grad(logit, [captured[0], *biases], allow_unused=True)
-        total = (captured[0] * grads[0]).sum()
-        total = total + sum((b * g).sum() for b, g in zip(biases, grads[1:]) if g is not None)
-        logits.append(float(logit.detach()))
-        totals.append(float(total.detach()))
-    return torch.tensor(logits), torch.tensor(totals)
-
-
 # -- conservation ---------------------------------------------------------------------------------------
 
 
 def test_conservative_lrp_conserves_the_logit_on_the_kit_transformer(tiny):
     model, batch = tiny
     target = model(batch.tokens, batch.mask).logits.argmax(-1)
-    downstream = [(n, p) for n, p in model.named_parameters() if n.startswith(("layers.", "norm.", "output."))]
-    logits, totals = _full_decomposition(model, batch.tokens, batch.mask, target, downstream)
+    budget = logit_budget(model, batch.tokens, batch.mask, target)
+    logits = torch.tensor(budget["logit"].to_numpy(), dtype=torch.float32)
     assert logits.abs().min() > 0.1, "a logit near 0 would make the test too easy"
-    assert torch.allclose(totals, logits, atol=1e-5, rtol=1e-5)
+    assert budget["residual"].abs().max() < 1e-5 * max(1.0, float(logits.abs().max()))
+    assert (budget["biases"].abs() > 1e-3).all()  # the biases really take part
+    plain = logit_budget(model, batch.tokens, batch.mask, target, rules=False)  # ordinary gradients: no budget
+    assert plain["residual"].abs().max() > 1e-2
     relevance = conservative_relevance(model, batch.tokens, batch.mask, target)
     assert torch.allclose(relevance.logits, logits, atol=1e-6)
     assert torch.allclose(relevance.positions.sum(1) + relevance.bias_share, logits, atol=1e-6)
@@ -119,9 +98,10 @@ def test_conservative_lrp_conserves_the_logit_on_a_tiny_bert(tiny_bert):
     target = model(batch.tokens, batch.mask).logits.argmax(-1)
     bert = model.model
     downstream = [(n, p) for n, p in bert.named_parameters() if not n.startswith("bert.embeddings")]
-    logits, totals = _full_decomposition(model, batch.tokens, batch.mask, target, downstream)
+    budget = logit_budget(model, batch.tokens, batch.mask, target)
+    logits = torch.tensor(budget["logit"].to_numpy(), dtype=torch.float32)
     assert logits.abs().min() > 0.1
-    assert torch.allclose(totals, logits, atol=1e-5, rtol=1e-5)
+    assert budget["residual"].abs().max() < 1e-5 * max(1.0, float(logits.abs().max()))
     relevance = conservative_relevance(model, batch.tokens, batch.mask, target)
     assert torch.allclose(relevance.logits, logits, atol=1e-5)
     T = batch.tokens.shape[1]
@@ -154,10 +134,9 @@ def test_conservative_lrp_conserves_the_logit_on_minilm():
         model.model.classifier.weight.mul_(50.0)
     batch = model.encode(["a great movie .", "terrible, awful acting!"])
     target = model(batch.tokens, batch.mask).logits.argmax(-1)
-    downstream = [(n, p) for n, p in model.model.named_parameters() if not n.startswith("bert.embeddings")]
-    logits, totals = _full_decomposition(model, batch.tokens, batch.mask, target, downstream)
-    assert logits.abs().min() > 0.1
-    assert torch.allclose(totals, logits, atol=1e-4, rtol=1e-4)
+    budget = logit_budget(model, batch.tokens, batch.mask, target)
+    assert budget["logit"].abs().min() > 0.1
+    assert budget["residual"].abs().max() < 1e-4 * max(1.0, float(budget["logit"].abs().max()))
 
 
 def test_the_rules_change_the_backward_pass_only(tiny):
