@@ -259,6 +259,9 @@ def _data_uri(mime: str, data: str | bytes) -> str:
     return f"data:{mime};base64,{data.strip()}"
 
 
+# Cells whose code the book hides: collapsed in the Colab edition (Colab's form view), outputs kept.
+HIDDEN_CODE = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
+REMOVED_OUTPUT = {"remove-cell", "remove-output"}
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/svg+xml", "image/gif")
 
 
@@ -602,12 +605,18 @@ def colab_notebook(executed: dict, name: str, flavour: str, book: Book, config: 
             cell["outputs"] = [o for o in cell.get("outputs", [])
                                if not o.get("metadata", {}).get("scrapbook", {}).get("mime_prefix")]
             tags = metadata.get("tags", [])
-            if se.is_solution(cell) or "hide-input" in tags:
-                title = "Solution" if se.is_solution(cell) else "Show the code"
+            if REMOVED_OUTPUT.intersection(tags):
+                cell["outputs"] = []  # as in the book (e.g. a figure the prose shows through glue:figure)
+            if se.is_solution(cell) or HIDDEN_CODE.intersection(tags):
+                # Colab's form view shows the title and hides the code ("Show code" opens it). The title:
+                # "Solution", else the cell's opening comment, else what the book does with the cell.
+                first, _, rest = source.partition("\n")
+                comment = first[1:].strip() if first.startswith("#") and not first.startswith("#!") else ""
+                title = "Solution" if se.is_solution(cell) else comment or (
+                    "Code (the book shows only its output)" if "remove-cell" not in tags
+                    else "Code the book runs without showing it")
                 if not source.lstrip().startswith(("# @title", "#@title")):
-                    # Colab's form view shows the title and hides the code ("Show code" opens it).
-                    first, _, rest = source.partition("\n")
-                    source = f"# @title {title}\n" + (rest if first.strip() == f"# {title}" else source)
+                    source = f"# @title {title}\n" + (rest if comment and comment == title else source)
                 metadata["cellView"] = "form"
                 metadata.setdefault("jupyter", {})["source_hidden"] = True
         cell["source"] = source

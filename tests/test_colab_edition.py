@@ -157,6 +157,8 @@ def toy_executed():
         {"cell_type": "markdown", "id": "head", "metadata": {}, "source": f"# Toy\n\n{badge}\n\nText."},
         code('import sys\nif "google.colab" in sys.modules:\n    pip("attnlab @ git+https://github.com/attnlab/attnlab")'),
         code("plot()", [figure, glued]),
+        code("# Draw the map\nmap()", [figure], tags=["remove-cell"]),
+        code("table()", [figure], tags=["remove-input"]),
         {"cell_type": "markdown", "id": "prose", "metadata": {}, "source": "Accuracy {glue:text}`acc:.2f`."},
         code("def f(): ..."),
         code("def f(): return 1", tags=["solution", "hide-input"]),
@@ -177,6 +179,9 @@ def test_colab_notebook_flavours(book, flavour):
     assert f"git+https://github.com/attnlab/attnlab@{CONFIG['colab']['kit_ref']}\")" in setup
     plot = next(c for c in notebook["cells"] if c["source"] == "plot()")
     assert [list(o["data"]) for o in plot["outputs"]] == [["image/png", "text/plain"]]  # glue output dropped
+    hidden = {c["source"].split("\n", 1)[0]: c for c in notebook["cells"] if c["metadata"].get("cellView") == "form"}
+    assert hidden["# @title Draw the map"]["outputs"] == [] and hidden["# @title Draw the map"]["source"].endswith("\nmap()")
+    assert hidden["# @title Code (the book shows only its output)"]["outputs"]  # remove-input: output kept
     if flavour == "student":
         assert "def_f():" in ids and not any(student_edition.is_solution(c) for c in notebook["cells"])
         assert "not attempted yet" in notebook["cells"][-1]["outputs"][0]["text"]
@@ -241,6 +246,8 @@ def test_built_colab_edition_is_plain_markdown_with_the_builds_outputs(flavour, 
                 continue
             expected = [o for o in run[cell["id"]].get("outputs", [])
                         if not o.get("metadata", {}).get("scrapbook", {}).get("mime_prefix")]
+            if ce.REMOVED_OUTPUT.intersection(cell["metadata"].get("tags", [])):
+                expected = []  # the book does not show them either
             if flavour == "student" and student_edition.CHECK_CALL.search("".join(cell["source"])):
                 continue  # a self-check shows what it prints for a stub
             assert cell["outputs"] == expected, f"{flavour}/{name}: outputs of cell {cell['id']} differ from the build's"
