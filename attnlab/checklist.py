@@ -100,12 +100,15 @@ class Checklist:
                              for v in self.verdicts]).set_index("item")
 
     def __str__(self) -> str:
+        import textwrap
+
         marks = {"caution": "[!]", "ok": "[ok]", "unknown": "[?]"}
         lines = []
+        wrap = lambda text, first, rest: textwrap.wrap(text, 80, initial_indent=first, subsequent_indent=rest)  # noqa: E731
         for v in self.verdicts:
-            lines.append(f"{marks[v.status]:5s} {ITEM[v.key].question.replace('*', '')}")
-            lines.append(f"      measured: {v.measured}")
-            lines.append(f"      verdict:  {v.verdict}")
+            lines += wrap(ITEM[v.key].question.replace("*", ""), f"{marks[v.status]:5s} ", " " * 6)
+            lines += wrap(v.measured, "      measured: ", " " * 16)
+            lines += wrap(v.verdict, "      verdict:  ", " " * 16)
         lines.append(f"{len(self.cautions)} of {len(self.verdicts)} items call for caution"
                      + (f": {', '.join(self.cautions)}" if self.cautions else ""))
         return "\n".join(lines)

@@ -182,11 +182,16 @@ def attentions_and_gradients(model, tokens, mask, target, of: str = "probability
     and Liu et al.'s for AttGrad); ``of="logit"`` the class logit (Chefer et al.'s code for GenAtt).
     """
     validate.choice("what to differentiate", of, ("probability", "logit"))
-    out = model(tokens, mask)
-    _maps_of(out)
-    scores = out.probs if of == "probability" else out.logits
-    grads = torch.autograd.grad(scores.gather(1, target[:, None]).sum(), out.attentions)
-    return [a.detach() for a in out.attentions], list(grads)
+
+    def compute(model, tokens, mask, target):
+        out = model(tokens, mask)
+        _maps_of(out)
+        scores = out.probs if of == "probability" else out.logits
+        grads = torch.autograd.grad(scores.gather(1, target[:, None]).sum(), out.attentions)
+        return [a.detach() for a in out.attentions], list(grads)
+
+    # computed once per chunk while explain_all runs (GenAtt and Transformer Attribution share the logit's)
+    return _explain._shared_result(f"layer_attention_gradients_of_{of}", compute, model, tokens, mask, target)
 
 
 @_register("raw_attention")

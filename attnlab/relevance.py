@@ -63,6 +63,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from . import explain as _explain
 from . import transformer as _transformer
 from .multilayer import CONTENT_OFFSET, _content, _maps_of, _register, attentions_and_gradients, genatt_from
 
@@ -211,6 +212,12 @@ def conservative_relevance(model, tokens: torch.Tensor, mask: torch.Tensor, targ
     return Relevance(logits.detach(), positions.detach(), attention)
 
 
+def _shared_relevance(model, tokens, mask, target) -> Relevance:
+    """:func:`conservative_relevance`, computed once per chunk of sentences while ``explain_all`` runs
+    (the three relevance methods all start from the same backward pass)."""
+    return _explain._shared_result("conservative_relevance", conservative_relevance, model, tokens, mask, target)
+
+
 def _biases_after_the_embeddings(model: nn.Module) -> list[nn.Parameter]:
     """Every bias the encoder layers and the head add (not the embeddings', which are part of the input)."""
     return [p for name, p in model.named_parameters() if name.endswith("bias") and "embedding" not in name]
@@ -253,7 +260,7 @@ def logit_budget(model, tokens: torch.Tensor, mask: torch.Tensor, target: torch.
         per_position = (captured[0] * grads[0]).sum(-1)[0].detach()
         content = float(per_position[CONTENT_OFFSET:CONTENT_OFFSET + n].sum())
         special = float(per_position.sum()) - content
-        bias = float(sum(float((b * g).sum()) for b, g in zip(biases, grads[1:]) if g is not None))
+        bias = float(sum(float((b.detach() * g).sum()) for b, g in zip(biases, grads[1:]) if g is not None))
         value = float(logit.detach())
         rows.append({"logit": value, "content": content, "special": special, "biases": bias,
                      "residual": value - content - special - bias})
@@ -285,13 +292,13 @@ def conservative_lrp(model, tokens, mask, target):
     ``[SEP]``) plus the biases' share equal the logit exactly (:func:`conservative_relevance`); the
     content tokens alone need not sum to it.
     """
-    return _content(conservative_relevance(model, tokens, mask, target).positions[:, None, :], mask)
+    return _content(_shared_relevance(model, tokens, mask, target).positions[:, None, :], mask)
 
 
 def lrp_attention_relevance(model, tokens, mask, target) -> list[torch.Tensor]:
     """``R^A`` of every layer, ``(B, H, S, S)``: the LRP relevance of the attention probabilities
     (Chefer et al.'s ``attn_cam``) under the kit's conservative rules — ``½ · A ⊙ ∂f̃_ŷ/∂A``."""
-    return [PRODUCT_SHARE * r for r in conservative_relevance(model, tokens, mask, target).attention]
+    return [PRODUCT_SHARE * r for r in _shared_relevance(model, tokens, mask, target).attention]
 
 
 @_register("partial_lrp")

@@ -153,8 +153,10 @@ def attention_as_mask(tokens: Sequence[str], mask, values, *, k: int = 2):
                        fontsize=9)
     axes[3].set_xlabel("the reader sees the kept rows\nand where the blanks are", fontsize=9)
     axes[0].set_xlabel(f"{d} numbers per token", fontsize=9)
-    fig.text(0.405, 0.5, "⊙", fontsize=22, ha="center", va="center")
     fig.tight_layout(w_pad=2.5)
+    for left, right, sign in ((axes[0], axes[1], "⊙"), (axes[1], axes[2], "=")):  # V ⊙ m = m ⊙ V
+        x = (left.get_position().x1 + right.get_position().x0) / 2
+        fig.text(x, 0.5, sign, fontsize=20, ha="center", va="center")
     return fig
 
 

@@ -330,3 +330,18 @@ def test_relevance_methods_on_a_tiny_bert_are_invariant_to_batching_and_padding(
     _alone_vs_batched(model, batch, NEW_METHODS)
     weights = explain_multilayer("transformer_attribution", model, batch)
     assert (weights >= 0).all() and weights[batch.mask].sum() > 0
+
+
+@pytest.mark.parametrize("which", ["kit", "bert"])
+def test_explain_all_shares_passes_without_changing_any_method(which, tiny, tiny_bert):
+    """explain_all computes the conservative backward pass and the logit's attention gradients once per
+    chunk and shares them; every method must give what it gives when run alone."""
+    from attnlab.multilayer import explain_all_multilayer
+
+    model, batch = tiny if which == "kit" else tiny_bert
+    methods = [m for m in MULTILAYER_METHODS if m not in ("random", "random_signed")]
+    options = {"integrated_gradients": {"steps": 4}}
+    together = explain_all_multilayer(model, batch, methods, **options)
+    for name in methods:
+        alone = explain_multilayer(name, model, batch, **options.get(name, {}))
+        assert torch.equal(together[name], alone), name
