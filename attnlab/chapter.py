@@ -135,12 +135,14 @@ class Chapter:
         glue(_id("a text name", name), value)
 
     # -- claims ------------------------------------------------------------------------------------
-    def claim(self, id: str, text: str, holds: Any, **numbers: Any) -> bool:
+    def claim(self, id: str, text: str, holds: Any, **numbers: Any) -> None:
         """State a sentence of the prose and whether it holds for this run's ``numbers``.
 
         ``holds`` is the check (a bool computed from the numbers); ``numbers`` are the values it rests
-        on, stored with the claim. Returns ``holds``. In full mode a claim that does not hold raises
-        :class:`ClaimFailed`; in smoke mode it is printed and marked in the claims file.
+        on, stored with the claim. In full mode a claim that does not hold raises
+        :class:`ClaimFailed`; in smoke mode it is printed and marked in the claims file. Returns nothing,
+        so a cell that ends with a claim shows no stray ``True`` in the book (``chapter.claims[-1]["holds"]``
+        has the outcome).
         """
         _id("a claim id", id)
         if any(c["id"] == id for c in self.claims):
@@ -166,7 +168,6 @@ class Chapter:
             if not self.smoke:
                 raise ClaimFailed(message + ". Rewrite the sentence to match the numbers, or find what changed.")
             print(f"[smoke mode, not checked] {message}")
-        return bool(holds)
 
     # -- the end -----------------------------------------------------------------------------------
     def seconds(self) -> float:

@@ -34,7 +34,8 @@ def test_a_new_run_clears_the_old_files(tmp_path):
 
 def test_a_true_claim_is_written_with_its_numbers(tmp_path):
     chapter = Chapter("05_x", results_dir=tmp_path, plot_theme=False)
-    assert chapter.claim("a_below_b", "A violates less than B", 0.1 < 0.3, a=0.1, b=0.3)
+    assert chapter.claim("a_below_b", "A violates less than B", 0.1 < 0.3, a=0.1, b=0.3) is None  # no stray True
+    assert chapter.claims[-1]["holds"] is True
     stored = results.load_claims(tmp_path)["05_x"]
     assert stored == [{"id": "a_below_b", "text": "A violates less than B", "holds": True,
                        "numbers": {"a": 0.1, "b": 0.3}}]
@@ -49,7 +50,8 @@ def test_a_false_claim_stops_a_full_run_and_is_reported_in_smoke_mode(tmp_path, 
         full.claim("a_below_b", "A violates less than B", 0.5 < 0.3, a=0.5, b=0.3)
     assert results.load_claims(tmp_path)["05_x"][0]["holds"] is False  # on record, too
     smoke = Chapter("05_x", smoke=True, results_dir=tmp_path, plot_theme=False)
-    assert smoke.claim("a_below_b", "A violates less than B", False, a=0.5, b=0.3) is False
+    smoke.claim("a_below_b", "A violates less than B", False, a=0.5, b=0.3)
+    assert smoke.claims[-1]["holds"] is False
     assert "not checked" in capsys.readouterr().out
 
 

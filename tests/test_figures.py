@@ -26,9 +26,7 @@ DRAWS = re.compile(r"plt\.show\(\)")
 
 # Chapters whose figures are not captioned yet (their authors add the captions): remove the entry when done;
 # the strict xfail fails as soon as a listed chapter passes, so the list cannot go stale.
-NOT_YET_CAPTIONED: dict[str, str] = {
-    "06_transformers.ipynb": "chapter 6's captions and map cell come from the lead (issue 14's report)",
-}
+NOT_YET_CAPTIONED: dict[str, str] = {}
 
 
 def chapter_params():
