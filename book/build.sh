@@ -3,7 +3,8 @@
 # Every notebook is executed from scratch, one process per core (book/execute.py); any cell error or
 # Sphinx warning fails the build.
 #
-#   bash book/build.sh             the book with exercise solutions (instructor edition) -> _build/html
+#   bash book/build.sh             the book with exercise solutions (instructor edition) -> _build/html,
+#                                  and the Colab edition (instructor and student flavours) -> _build/colab
 #   bash book/build.sh --student   the student edition, solution cells removed -> _build/student/html,
 #                                  and the student notebooks -> _build/student/notebooks. It is made from
 #                                  the notebooks executed by the last `bash book/build.sh` (executing
@@ -23,8 +24,10 @@ export TQDM_DISABLE=1            # no progress bars in the built pages
 export JUPYTER_PREFER_ENV_PATH=1 # execute with the environment's own Jupyter kernel
 if [ "$edition" = "instructor" ]; then
   "$venv/bin/python" book/execute.py
+  # The Colab edition, both flavours, from the notebooks just executed (book/colab_edition.py).
+  "$venv/bin/python" book/colab_edition.py "$root/_build/colab"
   "$venv/bin/jupyter-book" build "$root" --all -W --keep-going
-  echo "The book is in $root/_build/html (open _build/html/index.html)."
+  echo "The book is in $root/_build/html (open _build/html/index.html); the Colab edition in $root/_build/colab."
   exit 0
 fi
 out="$root/_build/student"

