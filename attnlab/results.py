@@ -52,9 +52,13 @@ def save_results(name: str, metrics: dict, directory: str | os.PathLike | None =
         if not math.isfinite(float(value)):
             raise ValueError(f"result {key!r} is not finite ({value}); a chapter must not report it")
         clean[key] = int(value) if isinstance(value, (int, np.integer)) else float(value)
-    path = results_dir(directory) / f"{name}.json"
+    return _write_json(results_dir(directory) / f"{name}.json", clean)
+
+
+def _write_json(path: Path, data: dict) -> Path:
+    """``data`` as sorted, indented JSON at ``path``, written atomically (never half a file)."""
     with atomic_write(path, "w", encoding="utf-8") as handle:
-        json.dump(clean, handle, indent=2, sort_keys=True)
+        json.dump(data, handle, indent=2, sort_keys=True)
         handle.write("\n")
     return path
 
@@ -105,11 +109,7 @@ def run_provenance(*, seed: int, smoke: bool) -> dict:
 
 def save_run(name: str, provenance: dict, directory: str | os.PathLike | None = None) -> Path:
     """Write a chapter's run description (:func:`run_provenance`) to ``<directory>/<name>.run.json``."""
-    path = results_dir(directory) / f"{name}{RUN_SUFFIX}"
-    with atomic_write(path, "w", encoding="utf-8") as handle:
-        json.dump(provenance, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-    return path
+    return _write_json(results_dir(directory) / f"{name}{RUN_SUFFIX}", provenance)
 
 
 def load_runs(directory: str | os.PathLike | None = None) -> dict[str, dict]:
