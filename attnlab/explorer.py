@@ -49,16 +49,18 @@ class Analysis:
 
     @property
     def signed(self) -> bool:
-        return any(w < 0 for w in self.weights)
+        """Whether the *method* gives a sign (declared in :data:`NON_NEGATIVE`), never guessed from the
+        weights at hand: a signed method whose weights on this sentence happen to be all positive is still
+        drawn with the signed colour map and read as "supports"."""
+        return self.method not in NON_NEGATIVE
 
     @property
     def claimed_polarity(self) -> str:
-        """What the explanation says about its top token."""
+        """What the explanation says about its top token (completes "the explanation says this token …")."""
         w = self.weights[self.top]
-        if w > 0:
-            return "supports the prediction" if self.signed or self.method not in NON_NEGATIVE else \
-                "important (this method has no sign)"
-        return "suppresses the prediction" if w < 0 else "no effect"
+        if not self.signed:
+            return "matters (this method has no sign)" if w > 0 else "does not matter"
+        return "supports the prediction" if w > 0 else "suppresses the prediction" if w < 0 else "has no effect"
 
     @property
     def violates(self) -> dict[str, bool]:
@@ -132,6 +134,14 @@ def analyse(model, vocab: Vocab | None, text: str, method: str = "attention_x_gr
                     unknown, delta)
 
 
+def delta_text(delta: float) -> str:
+    """ΔC with the digits that show what happened: 4 decimals, or scientific notation below 1e-3 (a tiny
+    ΔC shown as ±0.000 would hide its sign, which decides the strict test)."""
+    if delta == 0:
+        return "0 (exactly)"
+    return f"{delta:+.1e}" if abs(delta) < 1e-3 else f"{delta:+.4f}"
+
+
 def render_html(a: Analysis) -> str:
     """The explorer's panel as HTML: heatmap, prediction, top token, and the removal effect."""
     label = html.escape(str(a.label_names[a.predicted]))
@@ -140,15 +150,17 @@ def render_html(a: Analysis) -> str:
     parts = [f"<div class='attnlab-explorer'><p><b>{html.escape(a.method)}</b> ({legend})</p>",
              token_heatmap_html(a.tokens, a.weights, signed=a.signed),
              f"<p>Prediction: <b>{label}</b> (p = {a.probs[a.predicted]:.3f}). "
-             f"Top token: <b>{html.escape(a.tokens[a.top])}</b>, weight {a.weights[a.top]:+.3f}: "
-             f"the explanation says it {a.claimed_polarity}.</p>"]
+             f"Top token: <b>{html.escape(a.tokens[a.top])}</b>, weight {a.weights[a.top]:+.3g}: "
+             f"the explanation says this token {a.claimed_polarity}.</p>"]
     if a.delta:
         rows = "".join(
-            f"<tr><td><code>{op}</code></td><td>{d:+.3f}</td><td>{'supports' if d > 0 else 'suppresses' if d < 0 else 'no effect'}</td>"
+            f"<tr><td><code>{op}</code></td><td>{delta_text(d)}</td><td>{'supports' if d > 0 else 'suppresses' if d < 0 else 'no effect'}</td>"
             f"<td>{'<b>violation</b>' if a.violates[op] else 'consistent'}</td></tr>"
             for op, d in a.delta.items())
         parts.append("<table><tr><th>removal</th><th>ΔC = f(x)<sub>ŷ</sub> − f(x without top)<sub>ŷ</sub></th>"
-                     f"<th>removing it shows the token</th><th>violation test</th></tr>{rows}</table>")
+                     f"<th>removing it shows the token</th><th>violation test</th></tr>{rows}</table>"
+                     "<p><i>The test is strict, as Liu et al. define it: a violation whenever weight × ΔC &lt; 0, "
+                     "however small ΔC is — a ΔC of a few 1e-8 is rounding, and its sign is chance.</i></p>")
     else:
         parts.append("<p>A one-token sentence: nothing can be removed.</p>")
     if a.unknown:

@@ -79,7 +79,7 @@ def test_transformers_get_the_multilayer_methods_and_the_menu_follows_the_model(
     assert {"transformer_attribution", "rollout", "genatt"} <= set(NON_NEGATIVE)
     assert "partial_lrp" not in NON_NEGATIVE and "conservative_lrp" not in NON_NEGATIVE
     a = analyse(transformer, vocab, "a gorgeous and witty film .", "transformer_attribution")
-    assert a.claimed_polarity == "important (this method has no sign)"
+    assert a.claimed_polarity == "matters (this method has no sign)"
 
     explorer = Explorer({"BiLSTM": (model, vocab), "Transformer": (transformer, vocab)},
                         examples=["a gorgeous film ."], method="raw_attention")
@@ -117,3 +117,20 @@ def test_a_hugging_face_model_tokenizes_by_itself(tmp_path):
     assert "great" in render_html(a)
     with pytest.raises(ValueError, match="vocabulary"):
         analyse(AttentionClassifier(5, 2, embed_dim=4, hidden_dim=3), None, "a film", "raw_attention")
+
+
+def test_the_sign_comes_from_the_method_never_from_the_sentence(model_and_vocab):
+    """A signed method whose weights are all positive on a sentence is still drawn and read as signed."""
+    from attnlab.explorer import Analysis, delta_text, render_html
+
+    all_positive = Analysis(["a", "fine", "film"], [0.1, 0.7, 0.2], "attention_x_gradient", ["negative", "positive"],
+                            [0.2, 0.8], 1, 1, delta={"slice_out": -2.4e-8, "att_mask": 0.031})
+    assert all_positive.signed and all_positive.claimed_polarity == "supports the prediction"
+    panel = render_html(all_positive)
+    assert "red supports the prediction, blue suppresses it" in panel and "no sign" not in panel
+    assert "-2.4e-08" in panel and "+0.0310" in panel and "strict" in panel  # the digits that decide the test
+    assert all_positive.violates == {"slice_out": True, "att_mask": False}
+    unsigned = Analysis(["a", "film"], [0.3, 0.7], "raw_attention", ["negative", "positive"], [0.4, 0.6], 1, 1)
+    assert not unsigned.signed and unsigned.claimed_polarity == "matters (this method has no sign)"
+    assert "this method gives no sign" in render_html(unsigned)
+    assert delta_text(0.0) == "0 (exactly)" and delta_text(-0.01234) == "-0.0123"
