@@ -104,8 +104,9 @@ def plot_head_view(maps, tokens: Sequence[str], *, layers: Sequence[int] | None 
 def head_view(maps, tokens: Sequence[str]):
     """The head view with a layer slider and a head menu (ipywidgets), for Jupyter and Colab: returns the
     widget. In a static page (the online book) use :func:`plot_head_view`, which draws the same panels."""
+    import io
+
     import ipywidgets as widgets
-    from IPython.display import display
 
     arrays = _as_maps(maps)
     H, S, _ = arrays[0].shape
@@ -113,16 +114,18 @@ def head_view(maps, tokens: Sequence[str]):
     layer = widgets.IntSlider(value=len(arrays), min=1, max=len(arrays), description="layer")
     head = widgets.Dropdown(options=[("mean of heads", "mean")] + [(f"head {h + 1}", h) for h in range(H)],
                             value="mean", description="head")
-    out = widgets.Output()
+    image = widgets.Image(format="png")
 
     def draw(*_):
-        with out:
-            out.clear_output(wait=True)
-            fig = plot_head_view(arrays, tokens, layers=[layer.value - 1], head=head.value, figwidth=4.2)
-            display(fig)
-            plt.close(fig)
+        # the panel as a PNG in an Image widget: no Output-widget context, which can stall a kernel that
+        # runs without a front end (papermill, the book build)
+        fig = plot_head_view(arrays, tokens, layers=[layer.value - 1], head=head.value, figwidth=4.2)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        plt.close(fig)
+        image.value = buffer.getvalue()
 
     layer.observe(draw, names="value")
     head.observe(draw, names="value")
     draw()
-    return widgets.VBox([widgets.HBox([layer, head]), out])
+    return widgets.VBox([widgets.HBox([layer, head]), image])

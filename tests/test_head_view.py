@@ -35,9 +35,12 @@ def test_head_view_of_the_kit_transformer_labels_every_token_and_the_shares():
     assert colours["[CLS]"] == "tab:red" and colours["."] == "tab:orange" and colours["film"] == "0.15"
     widget = head_view(maps, tokens)  # the interactive view builds and redraws for another head
     layer, head = widget.children[0].children
+    image = widget.children[1]
+    first = bytes(image.value)
+    assert first.startswith(b"\x89PNG"), first[:20]
     head.value = 1
     layer.value = 1
-    assert layer.max == 2 and len(head.options) == 3
+    assert layer.max == 2 and len(head.options) == 3 and bytes(image.value) != first  # redrawn for the new choice
 
 
 def test_head_view_rejects_what_it_cannot_draw():
