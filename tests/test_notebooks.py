@@ -27,6 +27,7 @@ def run_notebook(path: Path, out_dir: Path, seed: int = 0) -> dict:
     papermill.execute_notebook(
         str(path), str(out_dir / path.name), cwd=str(path.parent), kernel_name="python3",
         parameters={"SMOKE": True, "SEED": seed, "RESULTS_DIR": str(out_dir)}, progress_bar=False,
+        execution_timeout=600,  # seconds per cell: a stalled cell fails the test instead of holding up CI
     )
     return json.loads((out_dir / f"{path.stem}.json").read_text())
 
