@@ -6,10 +6,11 @@ In Jupyter or Colab::
     from attnlab.explorer import Explorer
     Explorer({"BiLSTM + additive": (model, vocab)}, examples=["a gorgeous, witty film", ...]).widget
 
-Each model is explained with the methods made for it: the single-attention models with
-``attnlab.explain.METHODS``, the Transformers (the kit's ``TransformerClassifier`` and a wrapped
-Hugging Face encoder, ``HFClassifier``) with ``attnlab.multilayer.MULTILAYER_METHODS`` — rollout,
-GenAtt, the relevance-propagation methods and the rest. The method menu follows the chosen model.
+Each model is explained with the methods it can run (:func:`attnlab.explain.methods_for`): the
+single-attention models with attention, gradient and removal methods, the Transformers (the kit's
+``TransformerClassifier`` and a wrapped Hugging Face encoder, ``HFClassifier``) also with rollout,
+GenAtt and the relevance-propagation methods. The method menu follows the chosen model, and a newly
+registered method appears in it; whether a method has a sign comes from its registration.
 A Hugging Face model needs no vocabulary: pass ``(model, None)`` and it tokenizes with its own tokenizer.
 
 The computation (:func:`analyse`) and the rendering (:func:`render_html`) work without widgets, so
@@ -25,7 +26,7 @@ from typing import Mapping, Sequence
 import torch
 
 from .data import Batch, Vocab, tokenize
-from .explain import METHODS, explain
+from .explain import explain, is_signed, methods_for
 from .faithfulness import top_feature
 from .models import REMOVAL_OPERATORS
 from .viz import token_heatmap_html
@@ -49,10 +50,11 @@ class Analysis:
 
     @property
     def signed(self) -> bool:
-        """Whether the *method* gives a sign (declared in :data:`NON_NEGATIVE`), never guessed from the
-        weights at hand: a signed method whose weights on this sentence happen to be all positive is still
-        drawn with the signed colour map and read as "supports"."""
-        return self.method not in NON_NEGATIVE
+        """Whether the *method* gives a sign (declared when it was registered:
+        :func:`attnlab.explain.is_signed`), never guessed from the weights at hand: a signed method whose
+        weights on this sentence happen to be all positive is still drawn with the signed colour map and
+        read as "supports"."""
+        return is_signed(self.method)
 
     @property
     def claimed_polarity(self) -> str:
@@ -69,36 +71,13 @@ class Analysis:
         return {op: w * d < 0 for op, d in self.delta.items()}
 
 
-#: Methods whose weights are never negative: they cannot express that a token suppresses the prediction.
-NON_NEGATIVE = ("raw_attention", "attention_x_abs_gradient", "attention_x_value_norm", "gradient_norm", "random",
-                "rollout", "genatt", "transformer_attribution")
-
-
-def is_transformer(model) -> bool:
-    """True for the kit's Transformer and a wrapped Hugging Face encoder (every layer's attention)."""
-    from .transformer import HFClassifier, TransformerClassifier
-
-    return isinstance(model, (TransformerClassifier, HFClassifier))
-
-
-def registry_for(model) -> dict:
-    """The explanation methods made for ``model``: the multi-layer registry for a Transformer, else
-    the single-attention one."""
-    if is_transformer(model):
-        from .multilayer import MULTILAYER_METHODS
-
-        return MULTILAYER_METHODS
-    return METHODS
-
-
 def analyse(model, vocab: Vocab | None, text: str, method: str = "attention_x_gradient", *,
-            label_names: Sequence[str] = DEFAULT_LABELS, registry=None) -> Analysis:
+            label_names: Sequence[str] = DEFAULT_LABELS) -> Analysis:
     """Explain the model's prediction for one sentence and run the removal test on its top token.
 
-    ``vocab=None`` for a Hugging Face model (:class:`attnlab.transformer.HFClassifier`): its own
-    tokenizer splits the sentence into word pieces. ``registry=None`` picks the methods made for the
-    model (:func:`registry_for`)."""
-    registry = registry_for(model) if registry is None else registry
+    ``vocab=None`` for a Hugging Face model (:class:`attnlab.models.HFClassifier`): its own tokenizer
+    splits the sentence into word pieces. ``method`` must be one of :func:`attnlab.explain.methods_for`
+    the model."""
     if not tokenize(text):
         raise ValueError("the sentence has no tokens: type a few words")
     if vocab is None:
@@ -120,7 +99,7 @@ def analyse(model, vocab: Vocab | None, text: str, method: str = "attention_x_gr
     predicted = int(probs.argmax())
     if len(label_names) != len(probs):
         label_names = [f"class {i}" for i in range(len(probs))]
-    weights = explain(method, model, batch, registry=registry)[0]
+    weights = explain(method, model, batch)[0]
     top = int(top_feature(weights[None], batch.mask)[0])
     delta = {}
     if len(tokens) > 1:
@@ -173,19 +152,18 @@ class Explorer:
     """ipywidgets front end: a sentence box with examples, a model and a method menu, and the panel.
 
     ``models`` maps a display name to ``(model, vocab)`` or ``(model, vocab, label_names)`` (``vocab``
-    None for a Hugging Face model). The method menu offers the methods made for the chosen model
-    (:func:`registry_for`; ``registry=`` imposes one registry on every model), restricted to
-    ``methods`` if given. The widget is in ``.widget``; ``.panel.value`` holds the HTML currently shown.
+    None for a Hugging Face model). The method menu offers the methods the chosen model can run
+    (:func:`attnlab.explain.methods_for`: a newly registered method appears without further edits),
+    restricted to ``methods`` if given. The widget is in ``.widget``; ``.panel.value`` holds the HTML currently shown.
     """
 
     def __init__(self, models: Mapping[str, tuple], examples: Sequence[str] = (), *,
-                 methods: Sequence[str] | None = None, method: str = "attention_x_gradient", registry=None):
+                 methods: Sequence[str] | None = None, method: str = "attention_x_gradient"):
         import ipywidgets as w
 
         if not models:
             raise ValueError("pass at least one model: {name: (model, vocab)}")
         self.models = dict(models)
-        self.registry = registry
         self.methods = list(methods) if methods else None
         self._switching = False
         examples = list(examples)
@@ -204,9 +182,9 @@ class Explorer:
 
     def menu(self, name: str) -> list[str]:
         """The methods offered for the model shown as ``name``."""
-        registry = self.registry or registry_for(self.models[name][0])
-        offered = [m for m in (self.methods or registry) if m in registry]
-        return offered or list(registry)
+        available = methods_for(self.models[name][0])
+        offered = [m for m in (self.methods or available) if m in available]
+        return offered or available
 
     def _model_changed(self, change) -> None:
         menu, current = self.menu(change["new"]), self.method.value
@@ -222,8 +200,7 @@ class Explorer:
         entry = self.models[self.model.value]
         model, vocab = entry[0], entry[1]
         labels = entry[2] if len(entry) > 2 else DEFAULT_LABELS
-        return analyse(model, vocab, self.sentence.value, self.method.value, label_names=labels,
-                       registry=self.registry)
+        return analyse(model, vocab, self.sentence.value, self.method.value, label_names=labels)
 
     def update(self) -> None:
         """Recompute the panel for the current sentence, model and method."""

@@ -12,6 +12,7 @@ from typing import Mapping, Sequence
 import torch
 
 from . import validate
+from .batching import by_length
 from .data import check_padded
 from .models import REMOVAL_OPERATORS
 
@@ -82,10 +83,7 @@ def probs_after_removal(model, tokens: torch.Tensor, mask: torch.Tensor, remove:
     chunk_size = validate.integer("chunk_size", chunk_size, minimum=1)
     validate.choice("removal operator", operator, REMOVAL_OPERATORS)
     probs = None
-    order = torch.argsort(mask.sum(1), stable=True)
-    for start in range(0, len(order), chunk_size):
-        idx = order[start:start + chunk_size]
-        width = int(mask[idx].sum(1).max())
+    for idx, width in by_length(mask, chunk_size):
         part = model.forward_removed(tokens[idx, :width], mask[idx, :width], remove[idx, :width],
                                      operator).probs
         if probs is None:

@@ -37,7 +37,7 @@ LIU2022_ABLATION = {
 #: decoder's ``--layers`` in the authors' code), not the number of Transformer layers. Every value was
 #: read off the plot by the kit's authors (± 0.01), depth by depth. ``random`` there is the authors'
 #: non-negative random baseline (uniform in [0, 1)), the kit's ``random`` too. The kit's analogue is
-#: chapter 6's ``deep_<L>_violation_<method>`` (:class:`attnlab.multilayer.DeepDecoderClassifier`).
+#: chapter 6's ``deep_<L>_violation_<method>`` (:class:`attnlab.models.DeepDecoderClassifier`).
 LIU2022_DEPTH = {
     "SST": {
         "random": [.36, .39, .41, .42, .43, .43, .42, .42],

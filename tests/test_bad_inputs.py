@@ -13,7 +13,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attnlab import checks, explain, faithfulness, mitigations, multilayer, shortcuts, synthetic, transformer
+from attnlab import checks, explain, faithfulness, interventions, mitigations, models, shortcuts, synthetic
 from attnlab.data import Batch
 from attnlab.models import AttentionClassifier, BagOfWordsClassifier, MaskClassifier, slice_out
 from attnlab.train import _checked_weights, accuracy, fit, predict_proba
@@ -47,7 +47,7 @@ def mask_model():
 @lru_cache(None)
 def tiny_transformer():
     torch.manual_seed(0)
-    return transformer.TransformerClassifier(V, 2, n_layers=2, n_heads=2, embed_dim=8, ff_dim=16,
+    return models.TransformerClassifier(V, 2, n_layers=2, n_heads=2, embed_dim=8, ff_dim=16,
                                              max_length=8).eval()
 
 
@@ -77,6 +77,15 @@ def wrong_shape_method(model, tokens, mask, target):
     return torch.zeros(len(tokens))
 
 
+def explain_with(name, method):
+    """Run explain() with a method registered for the call only (other tests must not see it)."""
+    explain.register(name, signed=True, needs=())(method)
+    try:
+        return explain.explain(name, model(), batch())
+    finally:
+        explain.unregister(name)
+
+
 def labelled(labels, ids=((2, 3), (4, 5))):
     b = Batch.from_ids([list(i) for i in ids])
     b.labels = torch.as_tensor(labels)
@@ -92,7 +101,7 @@ def nan_loss_model():
 
 
 def run_intervention(layers):
-    with transformer.attention_intervention(transformer.uniform(layers)):
+    with interventions.attention_intervention(interventions.uniform(layers)):
         tiny_transformer()(tokens(), mask())
 
 
@@ -158,8 +167,8 @@ CASES = [
     ("explain", "target class 5", lambda: explain.explain("raw_attention", model(), batch(), target=torch.tensor([0, 5, 1])), ValueError, "holds the class 5"),
     ("explain", "target of wrong length", lambda: explain.explain("raw_attention", model(), batch(), target=torch.tensor([0, 1])), ValueError, "target must have shape (3,)"),
     ("explain", "target as floats", lambda: explain.explain("raw_attention", model(), batch(), target=torch.tensor([0.0, 1.0, 0.0])), TypeError, "integer class labels"),
-    ("explain", "a method returning NaN", lambda: explain.explain("nan", model(), batch(), registry={"nan": nan_method}), ValueError, "returned NaN or infinite weights"),
-    ("explain", "a method returning the wrong shape", lambda: explain.explain("w", model(), batch(), registry={"w": wrong_shape_method}), ValueError, "expected a tensor of shape"),
+    ("explain", "a method returning NaN", lambda: explain_with("nan", nan_method), ValueError, "returned NaN or infinite weights"),
+    ("explain", "a method returning the wrong shape", lambda: explain_with("w", wrong_shape_method), ValueError, "expected a tensor of shape"),
     ("explain", "integrated_gradients steps=0", lambda: explain.explain("integrated_gradients", model(), batch(), steps=0), ValueError, "steps must be >= 1"),
     ("explain", "integrated_gradients steps=2.0", lambda: explain.explain("integrated_gradients", model(), batch(), steps=2.0), TypeError, "steps must be an integer"),
     ("explain", "integrated_gradients chunk_size=0", lambda: explain.explain("integrated_gradients", model(), batch(), chunk_size=0), ValueError, "chunk_size must be >= 1"),
@@ -171,9 +180,9 @@ CASES = [
     ("explain_all", "unknown method", lambda: explain.explain_all(model(), batch(), ["raw", "random"]), KeyError, "unknown explanation methods ['raw']"),
     ("explain_all", "tokens instead of a Batch", lambda: explain.explain_all(model(), tokens()), TypeError, "takes a Batch"),
     ("explain_all", "options for a method not run", lambda: explain.explain_all(model(), batch(), ["raw_attention"], options={"integrated_gradient": {"steps": 2}}), ValueError, "options given for methods that are not run"),
-    ("register", "empty name", lambda: explain.register("")(nan_method), ValueError, "non-empty name"),
-    ("register", "not a function", lambda: explain.register("not_a_function_x")(3), TypeError, "decorates a function"),
-    ("register", "a name taken", lambda: explain.register("raw_attention")(nan_method), ValueError, "already registered"),
+    ("register", "empty name", lambda: explain.register("", signed=True)(nan_method), ValueError, "non-empty name"),
+    ("register", "not a function", lambda: explain.register("not_a_function_x", signed=True)(3), TypeError, "decorates a function"),
+    ("register", "a name taken", lambda: explain.register("raw_attention", signed=False, needs=("pooled_attention",))(nan_method), ValueError, "already registered"),
     # --- faithfulness ------------------------------------------------------------------------------------
     ("violation_test", "NaN weights", lambda: faithfulness.violation_test(model(), tokens(), mask(), {"m": with_nan(weights())}), ValueError, "weights of 'm' hold NaN"),
     ("violation_test", "inf weights", lambda: faithfulness.violation_test(model(), tokens(), mask(), {"m": weights() / 0}), ValueError, "NaN or infinite"),
@@ -290,27 +299,27 @@ CASES = [
     ("model_masks", "tokens instead of a Batch", lambda: mitigations.model_masks(mask_model(), tokens()), TypeError, "takes a Batch"),
     ("instance_weighting", "epochs=0", lambda: mitigations.instance_weighting(mask_model(), labelled([0, 1]), epochs=0), ValueError, "epochs must be >= 1"),
     # --- transformer and multilayer ----------------------------------------------------------------------
-    ("TransformerClassifier", "n_heads not dividing embed_dim", lambda: transformer.TransformerClassifier(V, embed_dim=10, n_heads=3), ValueError, "divisible by n_heads"),
-    ("TransformerClassifier", "n_layers=0", lambda: transformer.TransformerClassifier(V, n_layers=0), ValueError, "n_layers must be >= 1"),
-    ("TransformerClassifier", "max_length=0", lambda: transformer.TransformerClassifier(V, max_length=0), ValueError, "max_length must be >= 1"),
-    ("TransformerClassifier", "dropout=2", lambda: transformer.TransformerClassifier(V, dropout=2.0), ValueError, "dropout must be < 1.0"),
+    ("TransformerClassifier", "n_heads not dividing embed_dim", lambda: models.TransformerClassifier(V, embed_dim=10, n_heads=3), ValueError, "divisible by n_heads"),
+    ("TransformerClassifier", "n_layers=0", lambda: models.TransformerClassifier(V, n_layers=0), ValueError, "n_layers must be >= 1"),
+    ("TransformerClassifier", "max_length=0", lambda: models.TransformerClassifier(V, max_length=0), ValueError, "max_length must be >= 1"),
+    ("TransformerClassifier", "dropout=2", lambda: models.TransformerClassifier(V, dropout=2.0), ValueError, "dropout must be < 1.0"),
     ("TransformerClassifier.forward", "token id out of range", lambda: tiny_transformer()(torch.tensor([[2, 40]]), torch.ones(1, 2, dtype=torch.bool)), ValueError, "outside this model's vocabulary"),
     ("TransformerClassifier.forward", "longer than max_length", lambda: tiny_transformer()(torch.full((1, 9), 2), torch.ones(1, 9, dtype=torch.bool)), ValueError, "exceed max_length=8"),
     ("attention_intervention", "a layer the model does not have", lambda: run_intervention([5]), ValueError, "names layer(s) [5]"),
-    ("uniform", "negative layer", lambda: transformer.uniform([-1]), ValueError, "each layer index must be >= 0"),
-    ("uniform", "layers=[]", lambda: transformer.uniform([]), ValueError, "layers is empty"),
-    ("uniform", "layers=3", lambda: transformer.uniform(3), TypeError, "list of layer indices"),
-    ("permuted", "seed=-1", lambda: transformer.permuted(-1), ValueError, "seed must be >= 0"),
-    ("attention_intervention", "not a function", lambda: transformer.attention_intervention(3).__enter__(), TypeError, "an intervention is a function"),
+    ("uniform", "negative layer", lambda: interventions.uniform([-1]), ValueError, "each layer index must be >= 0"),
+    ("uniform", "layers=[]", lambda: interventions.uniform([]), ValueError, "layers is empty"),
+    ("uniform", "layers=3", lambda: interventions.uniform(3), TypeError, "list of layer indices"),
+    ("permuted", "seed=-1", lambda: interventions.permuted(-1), ValueError, "seed must be >= 0"),
+    ("attention_intervention", "not a function", lambda: interventions.attention_intervention(3).__enter__(), TypeError, "an intervention is a function"),
     ("attention_intervention", "an intervention returning NaN", lambda: nan_intervention(), ValueError, "NaN or infinite attention"),
-    ("frozen", "no maps", lambda: transformer.frozen([]), ValueError, "one (B, H, S, S) tensor per layer"),
-    ("frozen", "NaN maps", lambda: transformer.frozen([with_nan(torch.ones(2, 2))]), ValueError, "NaN"),
-    ("explain_multilayer", "layer=5 of 2", lambda: multilayer.explain_multilayer("raw_attention", tiny_transformer(), batch(), layer=5), ValueError, "layer must be <= 1"),
-    ("explain_multilayer", "layer=-3 of 2", lambda: multilayer.explain_multilayer("attention_x_gradient", tiny_transformer(), batch(), layer=-3), ValueError, "layer must be >= -2"),
-    ("rollout_from", "no maps", lambda: multilayer.rollout_from([]), ValueError, "at least one layer"),
-    ("rollout_from", "a 3-d map", lambda: multilayer.rollout_from([torch.ones(2, 3, 3)]), ValueError, "(B, H, S, S)"),
-    ("genatt_from", "gradients of another shape", lambda: multilayer.genatt_from([torch.ones(1, 2, 3, 3)], [torch.ones(1, 2, 4, 4)]), ValueError, "the shape of its attention map"),
-    ("genatt_from", "NaN gradient", lambda: multilayer.genatt_from([torch.ones(1, 1, 2, 2)], [with_nan(torch.ones(2, 2)).reshape(1, 1, 2, 2)]), ValueError, "NaN"),
+    ("frozen", "no maps", lambda: interventions.frozen([]), ValueError, "one (B, H, S, S) tensor per layer"),
+    ("frozen", "NaN maps", lambda: interventions.frozen([with_nan(torch.ones(2, 2))]), ValueError, "NaN"),
+    ("explain (Transformer)", "layer=5 of 2", lambda: explain.explain("raw_attention", tiny_transformer(), batch(), layer=5), ValueError, "layer must be <= 1"),
+    ("explain (Transformer)", "layer=-3 of 2", lambda: explain.explain("attention_x_gradient", tiny_transformer(), batch(), layer=-3), ValueError, "layer must be >= -2"),
+    ("rollout_from", "no maps", lambda: explain.rollout_from([]), ValueError, "at least one layer"),
+    ("rollout_from", "a 3-d map", lambda: explain.rollout_from([torch.ones(2, 3, 3)]), ValueError, "(B, H, S, S)"),
+    ("genatt_from", "gradients of another shape", lambda: explain.genatt_from([torch.ones(1, 2, 3, 3)], [torch.ones(1, 2, 4, 4)]), ValueError, "the shape of its attention map"),
+    ("genatt_from", "NaN gradient", lambda: explain.genatt_from([torch.ones(1, 1, 2, 2)], [with_nan(torch.ones(2, 2)).reshape(1, 1, 2, 2)]), ValueError, "NaN"),
     # --- self-checks -----------------------------------------------------------------------------------
     ("check_violates", "the result of a call, not the function", lambda: checks.check_violates(None), TypeError, "pass your function itself"),
     ("check_integrated_gradients", "a number", lambda: checks.check_integrated_gradients(3), TypeError, "pass your function itself"),
@@ -328,14 +337,14 @@ def nan_intervention():
     def bad(layer, weights, allowed):
         return weights * float("nan")
 
-    with transformer.attention_intervention(bad):
+    with interventions.attention_intervention(bad):
         tiny_transformer()(tokens(), mask())
 
 
 def test_the_suite_is_large_and_covers_every_public_module():
     assert len(CASES) >= 150
     modules = {"AttentionClassifier", "explain", "violation_test", "fit", "make_shortcut_task", "neutral_mass",
-               "instance_weights", "TransformerClassifier", "explain_multilayer", "check_violates"}
+               "instance_weights", "TransformerClassifier", "explain (Transformer)", "check_violates"}
     assert modules <= {case[0] for case in CASES}
 
 

@@ -5,10 +5,9 @@ import torch
 from torch import nn
 
 from attnlab.data import Batch
-from attnlab.explain import explain
+from attnlab.explain import DEPTH_FIGURE_METHODS, explain, explain_all
 from attnlab.faithfulness import violation_test
-from attnlab.models import AttentionClassifier
-from attnlab.multilayer import DEEP_DECODER_METHODS, DeepDecoderClassifier, explain_all_deep
+from attnlab.models import AttentionClassifier, DeepDecoderClassifier
 
 
 @pytest.fixture
@@ -44,7 +43,7 @@ def test_attin_of_the_deep_model_follows_the_authors_code(batch):
     """α_t · ‖W_1 h_t‖ with W_1 the first layer after the attention (AttnDecoder.get_att_norm)."""
     torch.manual_seed(0)
     model = DeepDecoderClassifier(30, decoder_layers=3, hidden_dim=8, embed_dim=6).eval()
-    weights = explain("attention_x_value_norm", model, batch, registry=DEEP_DECODER_METHODS)
+    weights = explain("attention_x_value_norm", model, batch)
     with torch.no_grad():
         out = model(batch.tokens, batch.mask)
         expected = out.attention * (out.values @ model.output[0].weight.T).norm(dim=-1)
@@ -52,14 +51,14 @@ def test_attin_of_the_deep_model_follows_the_authors_code(batch):
     assert (weights >= 0).all()
     with torch.no_grad():  # the first layer's weight, not the output layer's, nor ‖h‖
         model.output[-1].weight.mul_(5.0)
-    assert torch.allclose(explain("attention_x_value_norm", model, batch, registry=DEEP_DECODER_METHODS), weights)
+    assert torch.allclose(explain("attention_x_value_norm", model, batch), weights)
 
 
 def test_the_depth_figure_methods_run_and_the_violation_test_takes_them(batch):
     torch.manual_seed(0)
     model = DeepDecoderClassifier(30, decoder_layers=4, hidden_dim=8, embed_dim=6, decoder_activation="tanh").eval()
     assert sum(isinstance(m, nn.Tanh) for m in model.output) == 3
-    weights = explain_all_deep(model, batch, integrated_gradients={"steps": 4})
+    weights = explain_all(model, batch, DEPTH_FIGURE_METHODS, options={"integrated_gradients": {"steps": 4}})
     assert list(weights) == ["raw_attention", "attention_x_gradient", "attention_x_value_norm", "input_x_gradient",
                              "integrated_gradients", "random"]
     assert (weights["random"][batch.mask] >= 0).all(), "the paper's random baseline is non-negative"
@@ -88,6 +87,6 @@ def test_depth_scorecard_rows_compare_at_the_same_depth():
         dataset = row.setting.split(",")[0]
         assert dataset in ("SST", "Yelp") and f"+ {depth} deep layer" in row.setting
         assert row.source == SOURCE_FIGURE and row.paper == liu2022_depth(dataset, method, depth)
-        assert method in DEEP_DECODER_METHODS
+        assert method in DEPTH_FIGURE_METHODS
     assert not [r for r in SCORECARD_ROWS if r.chapter == "06_transformers" and r.key.startswith("transformer_depth_")
                 and r.paper is not None], "the Transformer-layer sweep has no paper curve to sit beside"

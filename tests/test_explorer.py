@@ -61,38 +61,38 @@ def test_widgets_are_created_and_a_change_of_method_updates_the_panel(model_and_
     assert "Type a sentence" in explorer.panel.value
 
 
-def test_transformers_get_the_multilayer_methods_and_the_menu_follows_the_model(model_and_vocab):
-    from attnlab.explain import METHODS
-    from attnlab.explorer import NON_NEGATIVE, registry_for
-    from attnlab.multilayer import MULTILAYER_METHODS
-    from attnlab.transformer import TransformerClassifier
+def test_transformers_get_their_methods_and_the_menu_follows_the_model(model_and_vocab):
+    from attnlab.explain import is_signed, methods_for
+    from attnlab.models import TransformerClassifier
 
     model, vocab = model_and_vocab
     torch.manual_seed(0)
     transformer = TransformerClassifier(len(vocab), n_layers=2, n_heads=2, embed_dim=8, ff_dim=16,
                                         dropout=0.0).eval()
-    assert registry_for(transformer) is MULTILAYER_METHODS and registry_for(model) is METHODS
+    pooled, layered = methods_for(model), methods_for(transformer)
+    assert {"rollout", "genatt", "conservative_lrp"} <= set(layered) - set(pooled)
+    assert {"attention_x_abs_gradient", "attention_gradient"} <= set(pooled) - set(layered)
     for name in ("conservative_lrp", "partial_lrp", "transformer_attribution"):
         a = analyse(transformer, vocab, "a gorgeous and witty film .", name)
         assert a.method == name and len(a.weights) == 6 and set(a.delta) == {"slice_out", "zeros_mask", "att_mask"}
     # Transformer Attribution, rollout and GenAtt have no sign: the panel says so instead of "supports"
-    assert {"transformer_attribution", "rollout", "genatt"} <= set(NON_NEGATIVE)
-    assert "partial_lrp" not in NON_NEGATIVE and "conservative_lrp" not in NON_NEGATIVE
+    assert not any(is_signed(m) for m in ("transformer_attribution", "rollout", "genatt"))
+    assert is_signed("partial_lrp") and is_signed("conservative_lrp")
     a = analyse(transformer, vocab, "a gorgeous and witty film .", "transformer_attribution")
     assert a.claimed_polarity == "matters (this method has no sign)"
 
     explorer = Explorer({"BiLSTM": (model, vocab), "Transformer": (transformer, vocab)},
                         examples=["a gorgeous film ."], method="raw_attention")
-    assert list(explorer.method.options) == list(METHODS)
+    assert list(explorer.method.options) == pooled
     explorer.method.value = "attention_x_abs_gradient"  # a method the Transformer does not have
     explorer.model.value = "Transformer"
-    assert list(explorer.method.options) == list(MULTILAYER_METHODS)
-    assert explorer.method.value == list(MULTILAYER_METHODS)[0] and "color: #b00" not in explorer.panel.value
+    assert list(explorer.method.options) == layered
+    assert explorer.method.value == layered[0] and "color: #b00" not in explorer.panel.value
     explorer.method.value = "transformer_attribution"
     assert "transformer_attribution" in explorer.panel.value
     explorer.model.value = "BiLSTM"  # back: the method is not offered there, the menu falls back
-    assert explorer.method.value == list(METHODS)[0] and "color: #b00" not in explorer.panel.value
-    # methods= restricts every model's menu to the names its registry has
+    assert explorer.method.value == pooled[0] and "color: #b00" not in explorer.panel.value
+    # methods= restricts every model's menu to the methods it can run
     restricted = Explorer({"BiLSTM": (model, vocab), "Transformer": (transformer, vocab)}, examples=["a film"],
                           methods=["raw_attention", "partial_lrp"], method="raw_attention")
     assert list(restricted.method.options) == ["raw_attention"]
@@ -102,7 +102,7 @@ def test_transformers_get_the_multilayer_methods_and_the_menu_follows_the_model(
 
 def test_a_hugging_face_model_tokenizes_by_itself(tmp_path):
     transformers = pytest.importorskip("transformers")
-    from attnlab.transformer import HFClassifier
+    from attnlab.models import HFClassifier
 
     words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "great", "movie", "."]
     (tmp_path / "vocab.txt").write_text("\n".join(words) + "\n")

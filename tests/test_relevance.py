@@ -6,9 +6,10 @@ from torch import nn
 
 from attnlab.data import Batch
 from attnlab.models import AttentionClassifier
-from attnlab.multilayer import MULTILAYER_METHODS, explain_multilayer
-from attnlab.relevance import conservative_relevance, conservative_rules, encoder_blocks, logit_budget
-from attnlab.transformer import HFClassifier, TransformerClassifier, attention_intervention, uniform
+from attnlab.explain import explain, explain_all, methods_for
+from attnlab.explain.relevance import conservative_relevance, conservative_rules, encoder_blocks, logit_budget
+from attnlab.interventions import attention_intervention, uniform
+from attnlab.models import HFClassifier, TransformerClassifier
 
 NEW_METHODS = ("conservative_lrp", "partial_lrp", "transformer_attribution")
 BERT_WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "great", "movie", "terrible", "awful", "acting",
@@ -68,7 +69,7 @@ def test_conservative_lrp_conserves_the_logit_on_the_kit_transformer(tiny):
     assert torch.allclose(relevance.logits, logits, atol=1e-6)
     assert torch.allclose(relevance.positions.sum(1) + relevance.bias_share, logits, atol=1e-6)
     # the content tokens are what the method returns; [CLS] and the biases hold the rest
-    weights = explain_multilayer("conservative_lrp", model, batch, target=target)
+    weights = explain("conservative_lrp", model, batch, target=target)
     T = batch.tokens.shape[1]
     assert torch.allclose(weights, relevance.positions[:, 1:T + 1] * batch.mask, atol=1e-6)
     assert (weights[~batch.mask] == 0).all()
@@ -165,8 +166,8 @@ def test_the_rules_change_the_backward_pass_only(tiny):
 def test_a_model_without_encoder_layers_is_refused():
     model = AttentionClassifier(10, 2, embed_dim=4, hidden_dim=3)
     batch = Batch.from_ids([[3, 4]])
-    with pytest.raises(TypeError, match="TransformerClassifier or an HFClassifier"):
-        explain_multilayer("conservative_lrp", model, batch)
+    with pytest.raises(TypeError, match="needs \\{layer_attentions\\}, which AttentionClassifier does not offer"):
+        explain("conservative_lrp", model, batch)
 
 
 # -- the LRP rules, by hand, on a hand-sized model --------------------------------------------------------
@@ -265,8 +266,8 @@ def test_relevances_match_the_lrp_rules_by_hand(hand_sized):
     model, batch = hand_sized
     target = model(batch.tokens, batch.mask).logits.argmax(-1)
     relevance = conservative_relevance(model, batch.tokens, batch.mask, target)
-    conservative = explain_multilayer("conservative_lrp", model, batch, target=target)
-    partial = explain_multilayer("partial_lrp", model, batch, target=target)
+    conservative = explain("conservative_lrp", model, batch, target=target)
+    partial = explain("partial_lrp", model, batch, target=target)
     for i in range(len(batch)):
         n = int(batch.lengths[i])
         positions, attention, _ = _lrp_by_hand(model, batch.tokens[i, :n].tolist(), int(target[i]))
@@ -282,7 +283,7 @@ def test_relevances_match_the_lrp_rules_by_hand(hand_sized):
 def test_transformer_attribution_against_a_direct_loop(hand_sized):
     model, batch = hand_sized
     target = model(batch.tokens, batch.mask).logits.argmax(-1)
-    weights = explain_multilayer("transformer_attribution", model, batch, target=target)
+    weights = explain("transformer_attribution", model, batch, target=target)
     assert (weights >= 0).all()
     for i in range(len(batch)):
         n = int(batch.lengths[i])
@@ -309,26 +310,26 @@ def _alone_vs_batched(model, batch, methods):
     target = model(batch.tokens, batch.mask).logits.argmax(-1)
     for name in methods:
         options = {"steps": 4} if name == "integrated_gradients" else {}
-        together = explain_multilayer(name, model, batch, target=target, **options)
-        in_twos = explain_multilayer(name, model, batch, target=target, batch_size=2, **options)
+        together = explain(name, model, batch, target=target, **options)
+        in_twos = explain(name, model, batch, target=target, batch_size=2, **options)
         assert torch.allclose(in_twos, together, atol=1e-5), f"{name}: depends on the batch size"
         for i in range(len(batch)):
             n = int(batch.lengths[i])
-            alone = explain_multilayer(name, model, batch.tokens[i:i + 1, :n], batch.mask[i:i + 1, :n],
-                                       target=target[i:i + 1], **options)
+            alone = explain(name, model, batch.tokens[i:i + 1, :n], batch.mask[i:i + 1, :n],
+                            target=target[i:i + 1], **options)
             assert torch.allclose(alone[0], together[i, :n], atol=1e-5), f"{name}: depends on the padding"
             assert (together[i, n:] == 0).all()
 
 
 def test_every_multilayer_method_is_invariant_to_batching_and_padding(tiny):
     model, batch = tiny
-    _alone_vs_batched(model, batch, list(MULTILAYER_METHODS))
+    _alone_vs_batched(model, batch, methods_for(model))
 
 
 def test_relevance_methods_on_a_tiny_bert_are_invariant_to_batching_and_padding(tiny_bert):
     model, batch = tiny_bert
     _alone_vs_batched(model, batch, NEW_METHODS)
-    weights = explain_multilayer("transformer_attribution", model, batch)
+    weights = explain("transformer_attribution", model, batch)
     assert (weights >= 0).all() and weights[batch.mask].sum() > 0
 
 
@@ -336,12 +337,11 @@ def test_relevance_methods_on_a_tiny_bert_are_invariant_to_batching_and_padding(
 def test_explain_all_shares_passes_without_changing_any_method(which, tiny, tiny_bert):
     """explain_all computes the conservative backward pass and the logit's attention gradients once per
     chunk and shares them; every method must give what it gives when run alone."""
-    from attnlab.multilayer import explain_all_multilayer
 
     model, batch = tiny if which == "kit" else tiny_bert
-    methods = [m for m in MULTILAYER_METHODS if m not in ("random", "random_signed")]
+    methods = [m for m in methods_for(model) if m not in ("random", "random_signed")]
     options = {"integrated_gradients": {"steps": 4}}
-    together = explain_all_multilayer(model, batch, methods, **options)
+    together = explain_all(model, batch, methods, options=options)
     for name in methods:
-        alone = explain_multilayer(name, model, batch, **options.get(name, {}))
+        alone = explain(name, model, batch, **options.get(name, {}))
         assert torch.equal(together[name], alone), name

@@ -4,14 +4,11 @@ import pytest
 import torch
 
 from attnlab.data import Batch
-from attnlab.explain import explain
+from attnlab.explain import (attention_share_by_layer, attentions_and_gradients, explain, genatt_from,
+                             is_punctuation, methods_for, rollout_from, value_norms_from)
 from attnlab.faithfulness import violation_test
-from attnlab.models import REMOVAL_OPERATORS, slice_out
-from attnlab.multilayer import (MULTILAYER_METHODS, attentions_and_gradients, explain_multilayer, genatt_from,
-                                rollout_from, value_norms_from)
-from attnlab.transformer import (CONTENT_OFFSET, HFClassifier, TransformerClassifier,
-                                 attention_intervention, attention_share_by_layer, frozen,
-                                 is_punctuation, permuted, uniform)
+from attnlab.interventions import attention_intervention, frozen, permuted, uniform
+from attnlab.models import CONTENT_OFFSET, REMOVAL_OPERATORS, HFClassifier, TransformerClassifier, slice_out
 
 
 @pytest.fixture
@@ -71,7 +68,7 @@ def test_genatt_on_a_tiny_model_matches_a_direct_computation(tiny):
     out.logits.gather(1, target[:, None]).sum().backward()
     computed = [a.detach() for a in out.attentions]
     leaves = out.attentions
-    weights = explain_multilayer("genatt", model, batch, target=target)
+    weights = explain("genatt", model, batch, target=target)
     for i in range(len(batch)):
         n = int(batch.lengths[i])
         size = n + 1
@@ -90,7 +87,7 @@ def test_genatt_differentiates_the_logit_not_the_probability(tiny):
     _, by_prob = attentions_and_gradients(model, batch.tokens, batch.mask, target)
     # two classes: ∂p_y/∂A = p_y(1 − p_y) · ∂(z_y − z_other)/∂A, not a multiple of ∂z_y/∂A
     assert not all(torch.allclose(a, b, atol=1e-7) for a, b in zip(by_logit, by_prob))
-    weights = explain_multilayer("genatt", model, batch, target=target)
+    weights = explain("genatt", model, batch, target=target)
     T = batch.tokens.shape[1]
     expected = genatt_from(maps, by_logit)[:, 0, CONTENT_OFFSET:T + 1] * batch.mask
     assert torch.allclose(weights, expected, atol=1e-6)
@@ -102,7 +99,7 @@ def test_attin_is_the_norm_of_the_transformed_values_in_the_last_layer(tiny):
     """AttIN (Kobayashi et al. 2020, Liu et al.'s BertNormOutput): ‖Σ_h A^h_{[CLS],j} v^h_j W_O^h‖ in the last
     layer, computed here by hand from the layer's own parameters."""
     model, batch = tiny
-    weights = explain_multilayer("attention_x_value_norm", model, batch)
+    weights = explain("attention_x_value_norm", model, batch)
     layer = model.layers[-1]
     H, D = layer.n_heads, model.config["embed_dim"]
     d = D // H
@@ -120,11 +117,11 @@ def test_attin_is_the_norm_of_the_transformed_values_in_the_last_layer(tiny):
         assert torch.allclose(weights[i, :n], total.norm(dim=-1)[1:], atol=1e-6)
         assert (weights[i, n:] == 0).all()
     # the output projection matters (not α·‖h‖): scaling W_O scales AttIN, not the attention
-    raw = explain_multilayer("raw_attention", model, batch)
+    raw = explain("raw_attention", model, batch)
     with torch.no_grad():
         layer.out.weight.mul_(3.0)
-    assert torch.allclose(explain_multilayer("attention_x_value_norm", model, batch), 3 * weights, atol=1e-5)
-    assert torch.allclose(explain_multilayer("raw_attention", model, batch), raw)
+    assert torch.allclose(explain("attention_x_value_norm", model, batch), 3 * weights, atol=1e-5)
+    assert torch.allclose(explain("raw_attention", model, batch), raw)
 
 
 def test_value_norms_from_on_hand_computable_vectors():
@@ -146,23 +143,23 @@ def test_attention_x_gradient_and_rollout_read_the_cls_row(tiny):
     model, batch = tiny
     with torch.no_grad():
         maps = model(batch.tokens, batch.mask).attentions
-    raw = explain_multilayer("raw_attention", model, batch)
+    raw = explain("raw_attention", model, batch)
     T = batch.tokens.shape[1]
     assert torch.allclose(raw, maps[-1].mean(1)[:, 0, CONTENT_OFFSET:T + 1] * batch.mask)
-    roll = explain_multilayer("rollout", model, batch)
+    roll = explain("rollout", model, batch)
     assert torch.allclose(roll, rollout_from(maps)[:, 0, CONTENT_OFFSET:T + 1] * batch.mask, atol=1e-6)
-    first = explain_multilayer("attention_x_gradient", model, batch, layer=0)
-    last = explain_multilayer("attention_x_gradient", model, batch)
+    first = explain("attention_x_gradient", model, batch, layer=0)
+    last = explain("attention_x_gradient", model, batch)
     assert (first < 0).any() or (last < 0).any(), "AttGrad should be signed"
     assert not torch.allclose(first, last)
     with pytest.raises(KeyError, match="unknown explanation method"):
-        explain_multilayer("leave_two_out", model, batch)
+        explain("leave_two_out", model, batch)
 
 
 def test_integrated_gradients_is_complete_on_the_transformer(tiny):
     model, batch = tiny
     target = model(batch.tokens, batch.mask).logits.argmax(-1)
-    ig = explain_multilayer("integrated_gradients", model, batch, target=target, steps=200)
+    ig = explain("integrated_gradients", model, batch, target=target, steps=200)
     with torch.no_grad():
         full = model(batch.tokens, batch.mask).probs.gather(1, target[:, None]).squeeze(1)
         zero = model(batch.tokens, batch.mask, inputs_embeds=torch.zeros(*batch.tokens.shape, 8)).probs
@@ -263,7 +260,7 @@ def test_minilm_returns_eager_attention_maps(minilm):
     try:
         assert model(batch.tokens, batch.mask).attentions == ()
         with pytest.raises(RuntimeError, match="no attention maps"):
-            explain_multilayer("rollout", model, batch)
+            explain("rollout", model, batch)
     finally:
         model.use_attention("attnlab")
 
@@ -288,8 +285,8 @@ def test_minilm_wrapper_adds_cls_and_sep_and_ignores_padding(minilm):
 
 def test_multilayer_methods_on_minilm(minilm):
     model, batch = minilm
-    for name in MULTILAYER_METHODS:
-        w = explain_multilayer(name, model, batch, **({"steps": 4} if name == "integrated_gradients" else {}))
+    for name in methods_for(model):
+        w = explain(name, model, batch, **({"steps": 4} if name == "integrated_gradients" else {}))
         assert w.shape == batch.tokens.shape and (w[~batch.mask] == 0).all()
         assert w[batch.mask].abs().sum() > 0, name
     with torch.no_grad(), attention_intervention(uniform()):
@@ -316,7 +313,7 @@ def test_attin_on_minilm_uses_the_value_and_output_projections(minilm):
     values = captured["v"].view(B, S, H, D // H).transpose(1, 2)
     expected = value_norms_from(maps[-1], values, block.output.dense.weight.detach())
     T = batch.tokens.shape[1]
-    weights = explain_multilayer("attention_x_value_norm", model, batch)
+    weights = explain("attention_x_value_norm", model, batch)
     assert torch.allclose(weights, expected[:, 0, CONTENT_OFFSET:T + 1] * batch.mask, atol=1e-5)
     assert torch.equal(model.value_output_weight(5), block.output.dense.weight.detach())
     with pytest.raises(ValueError):
@@ -352,7 +349,7 @@ def test_input_x_gradient_on_bert_word_vectors_is_minus_the_position_and_segment
     scale-invariant, so e · ∇e f = −(p + s) · ∇z f exactly (up to LayerNorm's epsilon)."""
     model, batch = minilm
     target = model(batch.tokens, batch.mask).logits.argmax(-1)
-    ixg = explain_multilayer("input_x_gradient", model, batch, target=target)
+    ixg = explain("input_x_gradient", model, batch, target=target)
     e = model.embed(batch.tokens).detach().requires_grad_(True)
     prob = model(batch.tokens, batch.mask, inputs_embeds=e).probs.gather(1, target[:, None]).sum()
     (grad,) = torch.autograd.grad(prob, e)
@@ -366,7 +363,6 @@ def test_input_x_gradient_on_bert_word_vectors_is_minus_the_position_and_segment
 def test_minilm_encode_refuses_a_bare_string_and_bad_layers_fail_loudly(minilm):
     """A string is not a list of sentences (it would become one sentence per character); an intervention
     aimed at a layer the model does not have would change nothing, so it is an error."""
-    from attnlab.transformer import attention_intervention, uniform
 
     minilm, _ = minilm
     with pytest.raises(TypeError, match=r"encode\(\['good film'\]\)"):
