@@ -53,5 +53,7 @@ if ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
   fi
 fi
 echo "Installing the kit and its requirements"
-pip_install -q -r "$requirements" -e "$root"
+# requirements.txt installs the kit itself with its extras (pyproject.toml lists every dependency once);
+# pip reads its relative path from the repository's root.
+(cd "$root" && pip_install -q -r "$requirements")
 echo "$wanted" > "$stamp"

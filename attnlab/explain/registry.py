@@ -60,7 +60,8 @@ class Method:
         return [needs for needs, _ in self.implementations]
 
     def implementation_for(self, model) -> ExplanationMethod | None:
-        """The implementation whose needs ``model`` offers (None: the method does not apply)."""
+        """The implementation whose needs ``model`` (a model, or a kind: see :func:`methods_for`) offers
+        (None: the method does not apply)."""
         offered = capabilities(model)
         return next((fn for needs, fn in self.implementations if needs <= offered), None)
 
@@ -154,7 +155,8 @@ def unregister(name: str) -> None:
 
 
 def methods_for(model) -> list[str]:
-    """Names of the registered methods that ``model`` can run, in registration order."""
+    """Names of the registered methods that ``model`` can run, in registration order. ``model`` may
+    also be a kind of model, ``"pooled"`` or ``"layered"``, before one is built."""
     return [name for name, method in METHODS.items() if method.applies_to(model)]
 
 

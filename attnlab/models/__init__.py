@@ -22,14 +22,14 @@ from .base import (REMOVAL_OPERATORS, AttentionOverride, ClassifierOutput, Remov
                    masked_softmax, slice_out)
 from .huggingface import MINILM_HUB_NAME, MINILM_PACKAGE, HFClassifier, minilm_path
 from .mask_classifier import MaskClassifier
-from .protocol import (CAPABILITIES, KitModel, LayeredAttentionModel, PooledAttentionModel, attention_kind,
+from .protocol import (CAPABILITIES, KIND_CAPABILITIES, KitModel, LayeredAttentionModel, PooledAttentionModel, attention_kind,
                        capabilities)
 from .transformer import (ATTENTION_IMPLEMENTATION, CONTENT_OFFSET, TransformerClassifier, TransformerOutput,
                           record_values, register_attention_function)
 
 __all__ = [
     "ATTENTIONS", "ATTENTION_IMPLEMENTATION", "AttentionClassifier", "AttentionOverride", "BagOfWordsClassifier",
-    "CAPABILITIES", "CONTENT_OFFSET", "ClassifierOutput", "DeepDecoderClassifier", "ENCODERS", "HFClassifier",
+    "CAPABILITIES", "CONTENT_OFFSET", "KIND_CAPABILITIES", "ClassifierOutput", "DeepDecoderClassifier", "ENCODERS", "HFClassifier",
     "KitModel", "LayeredAttentionModel", "MINILM_HUB_NAME", "MINILM_PACKAGE", "MaskClassifier",
     "PooledAttentionModel", "REMOVAL_OPERATORS", "RemovalMixin", "TransformerClassifier", "TransformerOutput",
     "attention_kind", "capabilities", "check_inputs", "masked_softmax", "minilm_path", "record_values",

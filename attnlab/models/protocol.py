@@ -82,6 +82,15 @@ CAPABILITIES = {
 }
 
 
+#: What a kit model of each kind offers (a model's own :func:`capabilities` may offer less, e.g. a
+#: pooled model without a linear read-out has no ``readout_weight``).
+KIND_CAPABILITIES = {
+    "pooled": frozenset({"embeddings", "removal", "pooled_attention", "readout_weight"}),
+    "layered": frozenset({"embeddings", "removal", "layer_attentions"}),
+    "none": frozenset({"embeddings", "removal"}),
+}
+
+
 def attention_kind(model) -> AttentionKind:
     """``"pooled"``, ``"layered"`` or ``"none"``: the model's declared ``attention_kind``; for a model
     that declares none, ``"layered"`` if it has ``layout``, ``"pooled"`` if its forward takes
@@ -102,7 +111,12 @@ def attention_kind(model) -> AttentionKind:
 
 
 def capabilities(model) -> frozenset[str]:
-    """What ``model`` can do, in the vocabulary of :data:`CAPABILITIES`."""
+    """What ``model`` can do, in the vocabulary of :data:`CAPABILITIES`. ``model`` may also be a kind
+    (``"pooled"``, ``"layered"``, ``"none"``): what a kit model of that kind offers."""
+    if isinstance(model, str):
+        if model not in KIND_CAPABILITIES:
+            raise ValueError(f"unknown kind of model {model!r}; choose one of {sorted(KIND_CAPABILITIES)}")
+        return KIND_CAPABILITIES[model]
     found = set()
     if callable(getattr(model, "embed", None)):
         found.add("embeddings")
