@@ -314,7 +314,7 @@ def find_gallery(model, batch: Batch, token_strings, *, n_suppress: int = 2, min
     g_right = ~torch.stack([report.violates[(ATTGRAD, op)] for op in ops]).any(0) & (g_delta.abs().min(0).values
                                                                                    >= min_effect)
     g_negative = (report.top_weight[ATTGRAD] < 0) & (g_delta.max(0).values < 0)
-    fixes = raw_violates & g_right & short
+    fixes = clear & g_right  # raw attention violates clearly there too
     fix_order = sorted(torch.nonzero(fixes).flatten().tolist(),
                        key=lambda i: (not bool(g_negative[i]), -float(g_delta[:, i].abs().min())))
 

@@ -123,8 +123,10 @@ def plot_seed_spread(data, x: str, y: str | Sequence[str], *, hue: str | None = 
         ax.set_title((titles or {}).get(column, column), fontsize=10)
         ax.grid(True, axis="x" if horizontal else "y", alpha=0.3)
         ax.grid(False, axis="y" if horizontal else "x")
-        ax.set_xlabel(value_label or column if horizontal else "")
-        ax.set_ylabel("" if horizontal else (value_label or column) if ax is axes[0, 0] else "")
+        # the value axis is named once (the panels share it): value_label, or the column of a single panel
+        name = value_label or (column if len(columns) == 1 else "")
+        ax.set_xlabel(name if horizontal else "")
+        ax.set_ylabel("" if horizontal or ax is not axes[0, 0] else name)
     handles.setdefault("mean ± 1 sd over seeds", plt.Line2D([], [], color="0.2", marker="o", lw=1.6))
     fig.legend(list(handles.values()), list(handles), loc="upper left", bbox_to_anchor=(1.0, 0.95), fontsize=8,
                frameon=False)
