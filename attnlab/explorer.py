@@ -290,7 +290,8 @@ def find_gallery(model, batch: Batch, token_strings, *, n_suppress: int = 2, min
     raises p(ŷ) by at least ``min_effect`` under every operator: a clear violation of raw attention, not
     rounding), then one sentence on which attention × gradient gets the sign right where raw attention
     violates (preferably with a negative top weight whose removal raises the prediction). Short sentences
-    (``lengths``, in tokens) and larger effects come first. ``token_strings``: a :class:`Vocab` or one list of
+    (``lengths``, in tokens) and larger effects come first, sentences with words unknown to the vocabulary
+    last. ``token_strings``: a :class:`Vocab` or one list of
     token strings per sentence. Fewer entries come back when the batch holds fewer such sentences."""
     from .explain import explain_all
     from .faithfulness import violation_test
@@ -308,15 +309,19 @@ def find_gallery(model, batch: Batch, token_strings, *, n_suppress: int = 2, min
     raw_delta = torch.stack([report.delta[(RAW, op)] for op in ops])  # (operators, B)
     raw_violates = torch.stack([report.violates[(RAW, op)] for op in ops]).all(0)
     clear = raw_violates & (raw_delta.max(0).values <= -min_effect) & short
-    # the clearest first: the smallest rise in p(ŷ) over the operators is the largest
-    order = sorted(torch.nonzero(clear).flatten().tolist(), key=lambda i: float(raw_delta[:, i].max()))
+    unk = getattr(token_strings, "unk_id", None)
+    unknown = ((batch.tokens == unk) & batch.mask).any(1) if unk is not None else torch.zeros_like(clear)
+    # sentences without unknown words first, then the clearest: the smallest rise in p(ŷ) over the operators
+    # is the largest
+    order = sorted(torch.nonzero(clear).flatten().tolist(),
+                   key=lambda i: (bool(unknown[i]), float(raw_delta[:, i].max())))
     g_delta = torch.stack([report.delta[(ATTGRAD, op)] for op in ops])
     g_right = ~torch.stack([report.violates[(ATTGRAD, op)] for op in ops]).any(0) & (g_delta.abs().min(0).values
                                                                                    >= min_effect)
     g_negative = (report.top_weight[ATTGRAD] < 0) & (g_delta.max(0).values < 0)
     fixes = clear & g_right  # raw attention violates clearly there too
     fix_order = sorted(torch.nonzero(fixes).flatten().tolist(),
-                       key=lambda i: (not bool(g_negative[i]), -float(g_delta[:, i].abs().min())))
+                       key=lambda i: (bool(unknown[i]), not bool(g_negative[i]), -float(g_delta[:, i].abs().min())))
 
     def strings(i):
         n = int(size[i])

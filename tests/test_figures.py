@@ -263,3 +263,21 @@ def test_seed_spread_plot_horizontal_given_range_and_bad_input():
         viz.plot_seed_spread(data, "variant", "accuracy", references={"probe": {"chance": 0.5}})
     with pytest.raises(ValueError, match="not values of the column"):
         viz.plot_seed_spread(data, "variant", "accuracy", order=["joint", "other"])
+
+
+def test_the_viz_package_re_exports_every_name_the_book_uses():
+    """Notebooks, the book and the kit import from attnlab.viz, whichever module a name lives in."""
+    used = set()
+    for path in [*(ROOT / "notebooks").glob("*.ipynb"), *(ROOT / "book").glob("*.md"), *(ROOT / "attnlab").rglob("*.py")]:
+        if path.parent.name == "viz":
+            continue  # the package itself (its docstrings show the pattern)
+        text = path.read_text(encoding="utf-8")
+        for names in re.findall(r"from (?:attnlab|\.)\.?viz import ([\w, ]+)", text):
+            used |= {n.strip() for n in names.split(",") if n.strip()}
+        used |= set(re.findall(r"\bviz\.([A-Za-z]\w*)\b", text)) - {"py", "head_view", "heatmaps", "figures",
+                                                                     "book_map", "spread"}
+    missing = sorted(n for n in used if not hasattr(viz, n))
+    assert not missing, f"attnlab.viz does not export {missing}"
+    assert set(viz.__all__) <= set(dir(viz))
+    for module in (ROOT / "attnlab" / "viz").glob("*.py"):
+        assert len(module.read_text().splitlines()) <= 400, f"{module.name} is over 400 lines: split it"
