@@ -8,7 +8,9 @@ whichever module X lives in:
   pretraining against joint training, the violation test, rollout against raw attention);
 - :mod:`.spread` — mean ± sd over seeds as dots with intervals on a shared axis from 0, reference lines;
 - :mod:`.book_map` — the reader's map of the two tracks, "you are here";
-- :mod:`.head_view` — who attends to whom in a Transformer, per layer and head (static and interactive).
+- :mod:`.head_view` — who attends to whom in a Transformer, per layer and head (static and interactive);
+  ``attnlab.viz.head_view`` as an attribute is the function, the module is reached by importing
+  ``attnlab.viz.head_view`` (``attnlab.head_view``, the old path, is an alias that goes in 0.3).
 """
 
 from .book_map import CHAPTERS_FALLBACK, TRACKS, book_chapters, reader_map, you_are_here
