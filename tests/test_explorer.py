@@ -172,8 +172,9 @@ def test_the_gallery_sentences_really_violate(model_and_vocab):
             assert e.raw.violates[op]  # and the panel says so
             if e.kind == "attgrad_sign":
                 assert not bool(report.violates[("attention_x_gradient", op)][0]) and not e.attgrad.violates[op]
-                g = float(report.top_weight["attention_x_gradient"][0]) * float(report.delta[("attention_x_gradient", op)][0])
-                assert g > 0  # the sign of AttGrad's top weight agrees with what removing the token does
+                # the sign of AttGrad's top weight agrees with what removing the token does
+                w = float(report.top_weight["attention_x_gradient"][0])
+                assert w * float(report.delta[("attention_x_gradient", op)][0]) > 0
         assert e.raw.weights == pytest.approx(weights["raw_attention"][0].tolist(), abs=1e-5)
     page = render_gallery(gallery)
     assert page.count("this method gives no sign") == 3  # raw attention: legend from the method's declaration

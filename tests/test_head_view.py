@@ -1,4 +1,5 @@
-"""attnlab.viz.head_view (formerly attnlab.head_view): the head view renders, labelled, for the kit's Transformer and for MiniLM."""
+"""attnlab.viz.head_view (formerly attnlab.head_view): the head view renders, labelled, for the kit's
+Transformer and for MiniLM."""
 
 import matplotlib
 import pytest

@@ -101,7 +101,8 @@ def plot_seed_spread(data, x: str, y: str | Sequence[str], *, hue: str | None = 
                     a, b = (seeds.to_numpy(), pos + jitter) if horizontal else (pos + jitter, seeds.to_numpy())
                     ax.scatter(a, b, s=12, color=colour, alpha=0.35, lw=0, zorder=2)
                 if np.isfinite(sd):
-                    line = ([mean - sd, mean + sd], [pos, pos]) if horizontal else ([pos, pos], [mean - sd, mean + sd])
+                    ends, at = [mean - sd, mean + sd], [pos, pos]
+                    line = (ends, at) if horizontal else (at, ends)
                     ax.plot(*line, color=colour, lw=1.6, zorder=3)
                 point = (mean, pos) if horizontal else (pos, mean)
                 handle = ax.plot(*point, "o", color=colour, ms=6.5, mec="white", mew=0.8, zorder=4)[0]
@@ -109,8 +110,8 @@ def plot_seed_spread(data, x: str, y: str | Sequence[str], *, hue: str | None = 
                     handles.setdefault(f"{hue} = {group}", handle)
         for r, (label, value) in enumerate(ref_of[column].items()):
             draw = ax.axvline if horizontal else ax.axhline
-            handles.setdefault(f"{label} ({value:.3g})", draw(float(value), color="0.4", lw=1.1,
-                                                               ls=REFERENCE_STYLES[r % len(REFERENCE_STYLES)], zorder=1))
+            style = REFERENCE_STYLES[r % len(REFERENCE_STYLES)]
+            handles.setdefault(f"{label} ({value:.3g})", draw(float(value), color="0.4", lw=1.1, ls=style, zorder=1))
         ticks, lim = (ax.set_yticks, ax.set_xlim) if horizontal else (ax.set_xticks, ax.set_ylim)
         ticks(range(len(categories)), [str(c) for c in categories])
         lim(low, high)
