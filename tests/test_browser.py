@@ -47,3 +47,30 @@ def test_built_book_renders_in_chromium(tmp_path):
     assert any(i["w"] > 0 and "_images/" in i["src"] for i in intro["images"]), "the reader's map did not render"
     closing = next(r for r in reports if "07_can_i_read_this_map" in r["page"])
     assert sum(1 for i in closing["images"] if i["w"] > 0 and "_images/" in i["src"]) >= 2  # map and verdicts
+
+
+def test_built_explorer_page_shows_the_gallery_and_no_dead_controls():
+    """The explorer page as the online reader sees it: the gallery of sentences found by the run (a top
+    raw-attention token whose removal raises the prediction, with the legend its method declares), no widget
+    controls, and a screenshot of the gallery (the page opened at its anchor)."""
+    if not os.environ.get("ATTNLAB_CHECK_BUILD"):
+        pytest.skip("reads the built book: set ATTNLAB_CHECK_BUILD=1 after `bash book/build.sh` (.ci/run does)")
+    build = ROOT / "_build" / "html"
+    page = build / "notebooks" / "explorer.html"
+    if not page.is_file():
+        pytest.fail("_build/html/notebooks/explorer.html is not built: run `bash book/build.sh` first")
+    html = page.read_text(encoding="utf-8")
+    assert "attnlab-gallery" in html and 'id="explorer-gallery"' in html, "the gallery is not on the page"
+    assert "found no sentence" not in html, "the run's gallery is empty"
+    assert "removing it <i>raises</i> the probability of the prediction" in html and "<b>violation</b>" in html
+    assert "this method gives no sign" in html and "red supports the prediction, blue suppresses it" in html
+    assert "application/vnd.jupyter.widget-view+json" not in html, "the widget's dead controls are on the page"
+    assert "Run in Colab or Jupyter to use the controls" in html
+    browser = browser_check.find_browser()
+    if browser is None:
+        pytest.skip("Chromium is not installed and .ci/run could not install it (apt-get install -y chromium)")
+    out = ROOT / "_build" / "browser_check"
+    report, = browser_check.browse(build, ["notebooks/explorer.html#explorer-gallery"], out, browser)
+    assert report["title"], "the explorer page did not load"
+    assert browser_check.problems_in([report]) == []
+    assert Path(report["screenshot"]).stat().st_size > 10_000, "the screenshot of the gallery looks empty"

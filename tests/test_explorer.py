@@ -134,3 +134,65 @@ def test_the_sign_comes_from_the_method_never_from_the_sentence(model_and_vocab)
     assert not unsigned.signed and unsigned.claimed_polarity == "matters (this method has no sign)"
     assert "this method gives no sign" in render_html(unsigned)
     assert delta_text(0.0) == "0 (exactly)" and delta_text(-0.01234) == "-0.0123"
+
+
+# -- the gallery of the online book --------------------------------------------------------------------
+
+def _random_sentences(vocab, n=300, seed=1):
+    from attnlab.data import Batch
+
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(5, 12, (n,), generator=g).tolist()
+    return Batch.from_ids([torch.randint(2, len(vocab), (k,), generator=g).tolist() for k in lengths])
+
+
+def test_the_gallery_sentences_really_violate(model_and_vocab):
+    """Re-check every gallery sentence on its own with the violation test: raw attention's top token
+    suppresses the prediction under every operator, and the AttGrad example gets the sign right."""
+    from attnlab.data import Batch
+    from attnlab.explorer import find_gallery, render_gallery
+    from attnlab.models import REMOVAL_OPERATORS
+
+    model, vocab = model_and_vocab
+    batch = _random_sentences(vocab)
+    gallery = find_gallery(model, batch, vocab, n_suppress=2, min_effect=0.005)
+    kinds = [e.kind for e in gallery]
+    assert kinds == ["attention_suppresses", "attention_suppresses", "attgrad_sign"], kinds
+    assert gallery[0].index != gallery[1].index  # (the AttGrad example may repeat one if it is the only one)
+    for e in gallery:
+        ids = vocab.encode(e.raw.tokens)
+        assert ids == batch.tokens[e.index, :len(ids)].tolist()  # the tokens shown are the sentence found
+        one = Batch.from_ids([ids])
+        weights = {m: explain(m, model, one) for m in ("raw_attention", "attention_x_gradient")}
+        report = violation_test(model, one.tokens, one.mask, weights)
+        for op in REMOVAL_OPERATORS:
+            assert bool(report.violates[("raw_attention", op)][0]), (e.index, op)  # raw attention violates
+            delta = float(report.delta[("raw_attention", op)][0])
+            assert delta <= -0.005 and e.raw.delta[op] == pytest.approx(delta, abs=1e-5)
+            assert e.raw.violates[op]  # and the panel says so
+            if e.kind == "attgrad_sign":
+                assert not bool(report.violates[("attention_x_gradient", op)][0]) and not e.attgrad.violates[op]
+                # the sign of AttGrad's top weight agrees with what removing the token does
+                w = float(report.top_weight["attention_x_gradient"][0])
+                assert w * float(report.delta[("attention_x_gradient", op)][0]) > 0
+        assert e.raw.weights == pytest.approx(weights["raw_attention"][0].tolist(), abs=1e-5)
+    page = render_gallery(gallery)
+    assert page.count("this method gives no sign") == 3  # raw attention: legend from the method's declaration
+    assert page.count("red supports the prediction, blue suppresses it") == 3  # attention x gradient
+    assert page.count("<b>violation</b>") >= 6 and "attnlab-gallery" in page
+    assert "raises" in page and "gets the sign right" in page
+
+
+def test_the_gallery_takes_token_strings_and_says_when_it_found_nothing(model_and_vocab):
+    from attnlab.explorer import find_gallery, render_gallery
+
+    model, vocab = model_and_vocab
+    batch = _random_sentences(vocab, n=40, seed=3)
+    strings = [vocab.decode(row[m].tolist()) for row, m in zip(batch.tokens, batch.mask)]
+    by_vocab, by_strings = find_gallery(model, batch, vocab, min_effect=0.0), find_gallery(model, batch, strings,
+                                                                                         min_effect=0.0)
+    assert [(e.index, e.raw.tokens) for e in by_vocab] == [(e.index, e.raw.tokens) for e in by_strings]
+    assert find_gallery(model, batch, vocab, min_effect=1.0) == []  # no removal changes p by 1
+    assert "found no sentence" in render_gallery([])
+    with pytest.raises(ValueError, match="min_effect"):
+        find_gallery(model, batch, vocab, min_effect=-1)

@@ -1,4 +1,5 @@
-"""attnlab.head_view: the head view renders, labelled, for the kit's Transformer and for MiniLM."""
+"""attnlab.viz.head_view (formerly attnlab.head_view): the head view renders, labelled, for the kit's
+Transformer and for MiniLM."""
 
 import matplotlib
 import pytest
@@ -7,7 +8,7 @@ import torch
 matplotlib.use("Agg")
 
 from attnlab.data import Batch  # noqa: E402
-from attnlab.head_view import head_view, plot_head_view  # noqa: E402
+from attnlab.viz import head_view, plot_head_view  # noqa: E402
 from attnlab.transformer import HFClassifier, TransformerClassifier  # noqa: E402
 
 
@@ -66,3 +67,13 @@ def test_head_view_of_minilm():
     fig = plot_head_view(maps, tokens[:n + 2], layers=[0, 5], head=3)
     assert [ax.get_title() for ax in fig.axes] == ["layer 1, head 4 of 12", "layer 6, head 4 of 12"]
     assert "[SEP]" in _texts(fig) and "," in _texts(fig)
+
+
+def test_the_old_import_path_still_works_for_one_release():
+    import importlib
+
+    old = importlib.import_module("attnlab.head_view")
+    new = importlib.import_module("attnlab.viz.head_view")  # (attnlab.viz.head_view, the attribute, is the function)
+
+    assert old.head_view is new.head_view is head_view and old.plot_head_view is plot_head_view
+    assert "moved to" in old.__doc__.lower() and "0.3" in old.__doc__

@@ -1,112 +1,19 @@
-"""Token heatmaps (matplotlib and HTML) and small plotting helpers used across the chapters."""
+"""Concept figures: the book's mechanisms drawn before they are coded (each chapter shows its own).
+
+Attention as a mask (chapter 2), the combinatorial shortcut as a code in *where* the mask points (chapter 2),
+joint training against random attention pretraining (chapter 4), the violation test in one picture
+(chapter 5), and raw attention against attention rollout across layers (chapter 6).
+"""
 
 from __future__ import annotations
 
-import html
 from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib import colormaps
-from matplotlib.colors import Normalize, TwoSlopeNorm
 
-
-def _norm(weights: np.ndarray, signed: bool):
-    top = float(np.max(np.abs(weights))) if len(weights) else 1.0
-    top = top if top > 0 else 1.0
-    return TwoSlopeNorm(0.0, -top, top) if signed else Normalize(0.0, top)
-
-
-def plot_token_heatmaps(rows: Sequence[tuple], *, signed: bool = False, cmap: str | None = None,
-                        figwidth: float = 11.0, fontsize: float = 10.0):
-    """Draw sentences as rows of tokens whose background shows their weight.
-
-    ``rows`` holds ``(tokens, weights, title)`` triples, or ``(tokens, weights, title, signed)`` to
-    override ``signed`` for one row. Each sentence is scaled to its own maximum (attention of long
-    and short sentences is not comparable in absolute terms). Signed rows use a diverging map: red
-    supports the prediction, blue suppresses it.
-    """
-    if not rows:
-        raise ValueError("plot_token_heatmaps needs at least one sentence")
-    rows = [(*r[:3], r[3] if len(r) > 3 else signed) for r in rows]
-    char_width = 0.6 * fontsize / 72  # inches per character of a monospace font
-    chars_per_line = int((figwidth - 0.3) / char_width)
-    line_height = 2.2 * fontsize / 72  # inches
-    layouts, n_lines = [], 0
-    for tokens, weights, _, _ in rows:
-        if len(tokens) != len(weights):
-            raise ValueError(f"{len(tokens)} tokens but {len(weights)} weights")
-        lines, line, width = [], [], 0
-        for tok, w in zip(tokens, weights):
-            if width + len(tok) + 1 > chars_per_line and line:
-                lines.append(line)
-                line, width = [], 0
-            line.append((tok, float(w)))
-            width += len(tok) + 1
-        lines.append(line)
-        layouts.append(lines)
-        n_lines += len(lines) + 1
-    fig = plt.figure(figsize=(figwidth, line_height * n_lines + 0.1))
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(-0.5, figwidth / char_width - 0.5)
-    ax.set_ylim(n_lines + 0.1, 0)
-    ax.axis("off")
-    y = 0.0
-    for (tokens, weights, title, row_signed), lines in zip(rows, layouts):
-        norm = _norm(np.asarray(weights, dtype=float), row_signed)
-        row_cmap = colormaps[cmap or ("RdBu_r" if row_signed else "Oranges")]
-        ax.text(0, y + 0.55, title, fontsize=fontsize * 0.9, fontweight="bold", va="center")
-        y += 1
-        for line in lines:
-            x = 0.0
-            for tok, w in line:
-                colour = row_cmap(norm(w))
-                dark = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2] < 0.5
-                ax.text(x, y + 0.5, tok, fontsize=fontsize, family="monospace", va="center",
-                        color="white" if dark else "black",
-                        bbox=dict(boxstyle="square,pad=0.2", fc=colour, ec="none"))
-                x += len(tok) + 1
-            y += 1
-    return fig
-
-
-def token_heatmap_html(tokens: Sequence[str], weights: Sequence[float], *, signed: bool = False) -> str:
-    """One sentence as HTML spans coloured by weight (for notebooks and widgets)."""
-    weights = np.asarray(weights, dtype=float)
-    if len(tokens) != len(weights):
-        raise ValueError(f"{len(tokens)} tokens but {len(weights)} weights")
-    norm = _norm(weights, signed)
-    cmap = colormaps["RdBu_r" if signed else "Oranges"]
-    spans = []
-    for tok, w in zip(tokens, weights):
-        r, g, b, _ = cmap(norm(w))
-        spans.append(
-            f'<span title="{w:.3f}" style="background: rgb({r*255:.0f},{g*255:.0f},{b*255:.0f}); '
-            f'padding: 1px 2px; margin: 1px; border-radius: 3px">{html.escape(tok)}</span>'
-        )
-    return '<div style="line-height: 1.9; font-family: monospace">' + " ".join(spans) + "</div>"
-
-
-# ==================================================================================================
-# Concept figures: the book's mechanisms drawn before they are coded (each chapter shows its own)
-# ==================================================================================================
-
-def _box(ax, x, y, text, *, w=1.6, h=0.6, fc="white", ec="0.25", fontsize=10, lw=1.2, **kwargs):
-    from matplotlib.patches import FancyBboxPatch
-
-    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02,rounding_size=0.08",
-                                fc=fc, ec=ec, lw=lw, zorder=2))
-    ax.text(x, y, text, ha="center", va="center", fontsize=fontsize, zorder=3, **kwargs)
-
-
-def _arrow(ax, start, end, *, color="0.25", lw=1.4, style="-|>", ls="-", text=None, text_offset=(0, 0.12),
-           fontsize=8.5, shrink=4):
-    ax.annotate("", xy=end, xytext=start, zorder=1,
-                arrowprops=dict(arrowstyle=style, color=color, lw=lw, ls=ls, shrinkA=shrink, shrinkB=shrink,
-                                mutation_scale=14))
-    if text:
-        ax.text((start[0] + end[0]) / 2 + text_offset[0], (start[1] + end[1]) / 2 + text_offset[1], text,
-                ha="center", va="bottom", fontsize=fontsize, color=color)
+from ._shapes import _arrow, _box
+from .heatmaps import text_colour
 
 
 def attention_as_mask(tokens: Sequence[str], mask, values, *, k: int = 2):
@@ -325,11 +232,11 @@ def rollout_vs_raw(attentions, tokens: Sequence[str], *, query: int = 0, residua
     fig, axes = plt.subplots(1, 2, figsize=(min(13, 3 + 0.75 * len(tokens)), 0.5 * n_layers + 1.9), sharey=True)
     for ax, grid, title in ((axes[0], maps[:, query, :], f"raw attention of '{tokens[query]}' in each layer"),
                             (axes[1], rolled[:, query, :], f"rollout of '{tokens[query]}' up to each layer")):
-        ax.imshow(grid, cmap="Oranges", vmin=0, vmax=max(grid.max(), 1e-9), aspect="auto")
+        image = ax.imshow(grid, cmap="Oranges", vmin=0, vmax=max(grid.max(), 1e-9), aspect="auto")
         for l in range(n_layers):
-            for t in range(len(tokens)):
+            for t in range(len(tokens)):  # black or white text, whichever contrasts more with the cell
                 ax.text(t, l, f"{grid[l, t]:.2f}", ha="center", va="center", fontsize=7.5,
-                        color="white" if grid[l, t] > 0.6 * grid.max() else "black")
+                        color=text_colour(image.cmap(image.norm(grid[l, t]))))
         ax.set_xticks(np.arange(len(tokens)))
         ax.set_xticklabels(tokens, rotation=40, ha="right", fontsize=9)
         ax.set_title(title, fontsize=10)
@@ -338,163 +245,3 @@ def rollout_vs_raw(attentions, tokens: Sequence[str], *, query: int = 0, residua
     axes[0].set_yticklabels([f"layer {l + 1}" for l in range(n_layers)])
     fig.tight_layout()
     return fig
-
-
-# ==================================================================================================
-# The reader's map: the two tracks of the book, drawn from _toc.yml
-# ==================================================================================================
-
-#: Which track each chapter (notebook stem) belongs to. The order, numbers and titles come from _toc.yml
-#: and the notebooks; a repository test checks that every numbered chapter is listed here.
-TRACKS = {
-    "direction": ("Direction of a token's effect", "tab:blue",
-                  ("01_attention_as_explanation", "05_faithfulness_violation_test")),
-    "shortcuts": ("Shortcuts: where attention points", "tab:orange",
-                  ("02_combinatorial_shortcuts", "03_shortcut_experiment", "04_mitigations")),
-    "meeting": ("Both tracks meet", "tab:purple", ("06_transformers", "07_can_i_read_this_map")),
-}
-
-#: Used where no _toc.yml is found (e.g. in Colab, where only the package is installed); a repository test
-#: checks that it equals what _toc.yml and the notebooks say.
-CHAPTERS_FALLBACK = (
-    ("01_attention_as_explanation", "Is attention an explanation?"),
-    ("02_combinatorial_shortcuts", "Combinatorial shortcuts: when *where* attention points is the message"),
-    ("03_shortcut_experiment", "The synthetic shortcut experiment"),
-    ("04_mitigations", "Fixing the shortcut"),
-    ("05_faithfulness_violation_test", "The faithfulness violation test"),
-    ("06_transformers", "Attention in Transformers"),
-    ("07_can_i_read_this_map", "So, can I read this attention map?"),
-)
-
-
-def _find_toc(start=None):
-    from pathlib import Path
-
-    here = Path(start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "_toc.yml").is_file():
-            return folder
-    return None
-
-
-def book_chapters(root=None) -> list[tuple[str, str]]:
-    """The numbered chapters as ``(stem, title)``, in the order of ``_toc.yml`` (the "Chapters" part with
-    ``numbered: true``); titles are each notebook's first heading. Without a _toc.yml nearby (Colab), the
-    package's copy :data:`CHAPTERS_FALLBACK`."""
-    import json
-    import re
-    from pathlib import Path
-
-    import yaml
-
-    folder = Path(root) if root is not None else _find_toc()
-    if folder is None or not (folder / "_toc.yml").is_file():
-        return list(CHAPTERS_FALLBACK)
-    toc = yaml.safe_load((folder / "_toc.yml").read_text(encoding="utf-8"))
-    chapters = []
-    for part in toc.get("parts", []):
-        if not part.get("numbered"):
-            continue
-        for entry in part["chapters"]:
-            path = folder / f"{entry['file']}.ipynb"
-            stem = Path(entry["file"]).name
-            title = stem
-            if path.is_file():
-                first = "".join(json.loads(path.read_text(encoding="utf-8"))["cells"][0]["source"])
-                match = re.match(r"#\s+(.+)", first)
-                title = match[1].strip() if match else stem
-            chapters.append((stem, title))
-    return chapters
-
-
-def _short_title(title: str, width: int = 26) -> str:
-    import textwrap
-
-    title = title.replace("*", "").split(":")[0]
-    return "\n".join(textwrap.wrap(title, width))
-
-
-def reader_map(here: str | None = None, *, small: bool = False, root=None):
-    """The book's two tracks as a map: the direction of a token's effect (top) and shortcuts (bottom),
-    meeting in the last chapters. Chapter numbers and titles are read from ``_toc.yml`` and the notebooks,
-    so the map follows the table of contents. ``here`` (a notebook stem) is highlighted, "you are here";
-    ``small`` draws the compact version shown at the top of each chapter."""
-    chapters = book_chapters(root)
-    number = {stem: i + 1 for i, (stem, _) in enumerate(chapters)}
-    titles = dict(chapters)
-    track_of = {stem: key for key, (_, _, stems) in TRACKS.items() for stem in stems}
-    unknown = [stem for stem in number if stem not in track_of]
-    if unknown:
-        raise ValueError(f"chapters {unknown} belong to no track: add them to attnlab.viz.TRACKS")
-    if here is not None and here not in number:
-        raise ValueError(f"{here!r} is not a numbered chapter of the book ({list(number)})")
-    direction = [s for s in TRACKS["direction"][2] if s in number]
-    shortcuts = [s for s in TRACKS["shortcuts"][2] if s in number]
-    meeting = [s for s in TRACKS["meeting"][2] if s in number]
-    pos = {}
-    for i, stem in enumerate(shortcuts):
-        pos[stem] = (1.0 + 2.4 * i, 0.0)
-    span = pos[shortcuts[-1]][0] if shortcuts else 5.8
-    for i, stem in enumerate(direction):
-        pos[stem] = (1.0 + (span - 1.0) * i / max(1, len(direction) - 1), 2.2)
-    for i, stem in enumerate(meeting):
-        pos[stem] = (span + 2.6 + 2.4 * i, 1.1)
-    width = max(x for x, _ in pos.values()) + 1.4
-    scale = 0.62 if small else 1.0
-    fig, ax = plt.subplots(figsize=(width * 0.95 * scale + 0.4, 3.5 * scale + (0.15 if small else 0.4)))
-    ax.set_xlim(-0.4, width)
-    ax.set_ylim(-0.75, 3.05)
-    ax.axis("off")
-    box_w, box_h = 2.05, 0.9
-    for key, (label, colour, _) in TRACKS.items():
-        members = [pos[s] for s in TRACKS[key][2] if s in pos]
-        if not members or key == "meeting":
-            continue
-        y = members[0][1]
-        above = y > 1  # the top track's name above it, the bottom track's below it
-        ax.text(-0.3, y + (box_h / 2 + 0.22) * (1 if above else -1), label, fontsize=10 if not small else 8.5,
-                color=colour, fontweight="bold", va="center")
-    edges = list(zip(direction, direction[1:])) + list(zip(shortcuts, shortcuts[1:]))
-    if meeting:
-        if direction:
-            edges.append((direction[-1], meeting[0]))
-        if shortcuts:
-            edges.append((shortcuts[-1], meeting[0]))
-        edges += list(zip(meeting, meeting[1:]))
-    for a, b in edges:
-        colour = TRACKS[track_of[a]][1]
-        _arrow(ax, (pos[a][0] + box_w / 2, pos[a][1]), (pos[b][0] - box_w / 2, pos[b][1]), color=colour, lw=2)
-    if direction and shortcuts:  # everyone starts with chapter 1
-        a, b = direction[0], shortcuts[0]
-        x0 = pos[a][0] - box_w / 2 + 0.25
-        _arrow(ax, (x0, pos[a][1] - box_h / 2), (x0, pos[b][1] + box_h / 2), color="0.55", lw=1.2, ls="--")
-        ax.text(x0 + 0.12, (pos[a][1] + pos[b][1]) / 2, "start here,\nthen either track", fontsize=6.5 if small
-                else 8.5, color="0.4", va="center")
-    for stem, (x, y) in pos.items():
-        colour = TRACKS[track_of[stem]][1]
-        is_here = stem == here
-        faded = here is not None and not is_here
-        _box(ax, x, y, f"{number[stem]}. {_short_title(titles[stem], 20 if small else 26)}", w=box_w, h=box_h,
-             fc=colour if is_here else "white", ec=colour, lw=3 if is_here else 1.5,
-             fontsize=(6.3 if small else 8.8), color="white" if is_here else ("0.45" if faded else "black"),
-             fontweight="bold" if is_here else "normal")
-        if is_here:  # between the tracks, where there is room
-            offset = (box_h / 2 + 0.22) * (-1 if y > 1.5 else 1)
-            ax.text(x, y + offset, "you are here", ha="center", va="center", fontsize=8 if small else 10,
-                    color=colour, fontweight="bold")
-    fig.tight_layout(pad=0.2)
-    return fig
-
-
-def you_are_here(stem: str, *, root=None) -> None:
-    """Show the small reader's map with chapter ``stem`` marked, and glue it as ``reader_map_<stem>``.
-
-    A chapter calls it in a cell tagged ``remove-cell`` and places the figure at the very top of its page,
-    under the title, with a ``{glue:figure}`` directive (numbered and captioned there); in Jupyter or Colab
-    the map shows where the cell is.
-    """
-    from .book import glue
-
-    fig = reader_map(stem, small=True, root=root)
-    glue(f"reader_map_{stem}", fig, display=True)
-    plt.close(fig)
