@@ -160,6 +160,8 @@ def check_explorer(r):
     assert r["explorer_n_methods"] == len(methods_for(AttentionClassifier(10)))
     assert r["explorer_static_panels"] == 6  # 3 sentences x 2 methods rendered for the HTML book
     assert 0 <= r["explorer_raw_attention_examples_violating"] <= 3
+    # the gallery shows sentences the run found (the claim gallery_found checks there is at least one)
+    assert r["explorer_gallery_attention_suppresses"] >= 0 and r["explorer_gallery_attgrad_sign"] in (0, 1)
 
 
 def check_transformer_chapter(r):
