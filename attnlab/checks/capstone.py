@@ -17,7 +17,7 @@ from ..data import Batch
 from ..explain import explain
 from ..models import AttentionClassifier
 from ..train import fit, set_seed
-from .framework import as_tensor, close, fail
+from .framework import as_tensor, close, fail, require_zero
 
 __all__ = ["check_explanation_method", "toy_polarity_task"]
 
@@ -86,9 +86,8 @@ def check_explanation_method(method: Callable, model=None, data: Batch | None = 
     if w is None:
         raise fail(check, "your method returns None", "return a (batch, length) tensor of weights")
     w = as_tensor(check, w, probe_tokens.shape, "the weights")
-    if bool((w[~probe_mask].abs() > 1e-6).any()):
-        raise fail(check, "padding: padding positions get non-zero weights",
-                   "multiply the weights by the mask (or masked_fill(~mask, 0))")
+    require_zero(check, w, ~probe_mask, "padding: padding positions get non-zero weights",
+                 "multiply the weights by the mask (or masked_fill(~mask, 0))")
     again = as_tensor(check, method(model, probe_tokens, probe_mask, target), probe_tokens.shape)
     if not close(w, again, atol=1e-6):
         raise fail(check, "determinism: two calls on the same input give different weights",

@@ -15,7 +15,7 @@ from ..data import Batch
 from ..explain import explain
 from ..models import masked_softmax
 from .fixtures import model_with_mixed_predictions, random_batch
-from .framework import Outcome, as_tensor, attempt, close, compare, fail, run_check, show
+from .framework import Outcome, as_tensor, attempt, close, compare, fail, require_zero, run_check, show
 
 __all__ = ["check_leave_one_out", "check_masked_softmax"]
 
@@ -46,10 +46,9 @@ def check_masked_softmax(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor
                 raise fail(check, "your function changed the scores tensor in place",
                            "work on a copy (e.g. scores.masked_fill(...) returns a new tensor)")
             expected = masked_softmax(scores.double(), mask)
-            if bool((got[~mask].abs() > 1e-6).any()):
-                raise fail(check, f"padding: padding positions get weight (case: {name})",
-                           "set the scores of padding to -inf before the softmax (masking with 0 is not "
-                           "enough: exp(0) = 1), so padding gets exactly 0")
+            require_zero(check, got, ~mask, f"padding: padding positions get weight (case: {name})",
+                         "set the scores of padding to -inf before the softmax (masking with 0 is not "
+                         "enough: exp(0) = 1), so padding gets exactly 0")
             if bool((got < -1e-9).any()):
                 raise fail(check, f"sign: some weights are negative (case: {name})",
                            "attention weights are a probability distribution: exp(...) / sum")
@@ -103,13 +102,10 @@ def check_leave_one_out(fn: Callable) -> Outcome:
         model = model_with_mixed_predictions(batch)
         got = as_tensor(check, attempt(check, fn, model, batch.tokens.clone(), batch.mask.clone()),
                         batch.tokens.shape, "the leave-one-out scores")
-        if bool((got[~batch.mask].abs() > 1e-6).any()):
-            raise fail(check, "padding: padding positions have non-zero scores",
-                       "only real tokens can be left out: return 0 where mask is False")
-        single = batch.lengths == 1
-        if bool((got[single, 0].abs() > 1e-6).any()):
-            raise fail(check, "edge case: a one-token sentence got a non-zero score",
-                       "a sentence cannot lose its only token; give it 0")
+        require_zero(check, got, ~batch.mask, "padding: padding positions have non-zero scores",
+                     "only real tokens can be left out: return 0 where mask is False")
+        require_zero(check, got[:, 0], batch.lengths == 1, "edge case: a one-token sentence got a non-zero score",
+                     "a sentence cannot lose its only token; give it 0")
         expected = _loo_reference(model, batch)
         ones, zeros = torch.ones(len(batch), dtype=torch.long), torch.zeros(len(batch), dtype=torch.long)
         mistakes = [

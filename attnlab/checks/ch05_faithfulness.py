@@ -15,7 +15,7 @@ from .. import faithfulness
 from ..data import Batch
 from ..explain import explain
 from .fixtures import model_with_mixed_predictions, random_batch
-from .framework import Outcome, as_tensor, attempt, compare, fail, run_check, show
+from .framework import Outcome, as_tensor, attempt, compare, fail, require_zero, run_check, show
 
 __all__ = ["check_integrated_gradients", "check_violates"]
 
@@ -117,9 +117,8 @@ def check_integrated_gradients(fn: Callable) -> Outcome:
         model = model_with_mixed_predictions(batch)
         got = as_tensor(check, attempt(check, fn, model, batch.tokens.clone(), batch.mask.clone(), steps),
                         batch.tokens.shape, "the attributions")
-        if bool((got[~batch.mask].abs() > 1e-6).any()):
-            raise fail(check, "padding: padding positions have non-zero attributions",
-                       "multiply by the mask (or set padding to 0) at the end")
+        require_zero(check, got, ~batch.mask, "padding: padding positions have non-zero attributions",
+                     "multiply by the mask (or set padding to 0) at the end")
         expected = _integrated_gradients_variant(model, batch, steps)
         scale = float(expected.abs().max())
         tol = 0.05 * scale + 1e-6  # left/right/midpoint Riemann sums differ from the trapezoid by O(1/steps)
