@@ -7,6 +7,11 @@ import pytest
 import torch
 
 from attnlab import checks
+from attnlab.checks.capstone import _trained_toy_model
+from attnlab.checks.ch01_attention import _loo_reference
+from attnlab.checks.ch02_combinatorial import _entropy
+from attnlab.checks.ch05_faithfulness import _violates_variant
+from attnlab.data import Batch
 from attnlab.explain import explain
 from attnlab.faithfulness import violation_test
 from attnlab.models import masked_softmax
@@ -33,6 +38,36 @@ def test_a_stub_is_reported_as_not_attempted_not_as_wrong(capsys):
 
 def test_a_crashing_function_is_reported_with_its_error():
     fails_with(checks.check_capacity_bits, lambda n, k, ordered=False: 1 / 0, "ZeroDivisionError")
+
+
+def test_a_new_check_written_with_the_public_framework_passes_fails_and_reports_a_stub(capsys):
+    from attnlab.checks.framework import CheckFailed, attempt, compare, not_attempted_message, run_check
+
+    def check_square(fn):  # what a course author writes for a new exercise
+        check = "check_square"
+
+        def body() -> int:
+            cases = [0.0, 1.5, -2.0, 3.0]
+            got = [float(attempt(check, fn, x)) for x in cases]
+            mistakes = [("you doubled x instead of squaring it", [2 * x for x in cases])]
+            compare(check, got, [x**2 for x in cases], mistakes, lambda i: f"x = {cases[i]}")
+            return len(cases)
+
+        return run_check(check, body)
+
+    outcome = check_square(lambda x: x * x)
+    assert outcome and "✓ check_square" in capsys.readouterr().out and "4 cases" in outcome.message
+    with pytest.raises(CheckFailed, match=r"check_square: you doubled x instead of squaring it \(first wrong case: x = 1.5\)"):
+        check_square(lambda x: 2 * x)
+    with pytest.raises(CheckFailed, match=r"wrong value on x = 1.5: expected 2.25, got 3.25 \(1 of 4 cases wrong\)"):
+        check_square(lambda x: x * x + (x == 1.5))
+    with pytest.raises(CheckFailed, match="ZeroDivisionError"):
+        check_square(lambda x: 1 / 0)
+    assert not check_square(lambda x: None)
+    assert capsys.readouterr().out.strip() == not_attempted_message("check_square")
+    with pytest.raises(TypeError, match="pass your function itself"):
+        check_square(4)
+    assert CheckFailed is checks.CheckFailed
 
 
 # -- chapter 1 -------------------------------------------------------------------------------------
@@ -63,7 +98,7 @@ def test_leave_one_out():
     fails_with(checks.check_leave_one_out,
                lambda m, t, k: explain("leave_one_out", m, t, k, operator="zeros_mask"), "removal", "slice_out")
     fails_with(checks.check_leave_one_out, lambda m, t, k: reference(m, t, k) + 0.1 * ~k, "padding")
-    fails_with(checks.check_leave_one_out, lambda m, t, k: checks._loo_reference(m, checks.Batch(t, k), logits=True),
+    fails_with(checks.check_leave_one_out, lambda m, t, k: _loo_reference(m, Batch(t, k), logits=True),
                "logits")
     fails_with(checks.check_leave_one_out, lambda m, t, k: reference(m, t, k)[:, :-1], "shape")
 
@@ -100,7 +135,7 @@ def test_mutual_information_bits():
     fails_with(checks.check_mutual_information_bits, lambda j: mutual_information(j, log=np.log), "nats")
     fails_with(checks.check_mutual_information_bits, lambda j: mutual_information(j, normalise=False), "normalis")
     fails_with(checks.check_mutual_information_bits, lambda j: mutual_information(j, skip_zeros=False), "0 · log 0")
-    fails_with(checks.check_mutual_information_bits, lambda j: checks._entropy(np.asarray(j).sum(0)), "entropy of the label")
+    fails_with(checks.check_mutual_information_bits, lambda j: _entropy(np.asarray(j).sum(0)), "entropy of the label")
 
 
 # -- chapter 5 -------------------------------------------------------------------------------------
@@ -116,7 +151,7 @@ def violates(model, tokens, weights):
 
 def test_violates():
     assert checks.check_violates(violates)
-    variant = checks._violates_variant
+    variant = _violates_variant
     fails_with(checks.check_violates, lambda m, t, w: variant(m, t, w, use_abs=False), "largest |weight|")
     fails_with(checks.check_violates, lambda m, t, w: variant(m, t, w, flip=True), "sign")
     fails_with(checks.check_violates, lambda m, t, w: variant(m, t, w, strict=False), "strictness")
@@ -163,7 +198,7 @@ def test_toy_polarity_task_is_balanced_enough_and_deterministic():
 
 
 def test_explanation_method_check_runs_the_violation_test_and_rejects_bad_interfaces(capsys):
-    model, data = checks._trained_toy_model()
+    model, data = _trained_toy_model()
     data = data[torch.arange(150)]
 
     def attgrad(model, tokens, mask, target):

@@ -220,6 +220,19 @@ def test_every_self_check_used_in_a_notebook_exists():
             assert hasattr(checks, name), f"{path.name} calls attnlab.checks.{name}, which does not exist"
 
 
+def test_an_installed_kit_ships_every_subpackage():
+    """A wheel (Colab's `pip install git+...`) holds only the packages pyproject names or finds."""
+    from setuptools import find_packages
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    if "packages" in config and isinstance(config["packages"], list):
+        shipped = set(config["packages"])
+    else:
+        shipped = set(find_packages(str(ROOT), **config["packages"]["find"]))
+    subpackages = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "attnlab").rglob("__init__.py")}
+    assert subpackages <= shipped, f"pyproject.toml does not ship {sorted(subpackages - shipped)}"
+
+
 def test_glossary_terms_used_in_the_chapters_are_defined():
     glossary = (ROOT / "book" / "glossary.md").read_text()
     block = glossary.split("```{glossary}", 1)[1].split("```", 1)[0]
