@@ -7,7 +7,7 @@ kit that runs a model (or an explanation method) over a padded batch goes throug
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 

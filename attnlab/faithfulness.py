@@ -6,8 +6,8 @@ and compare every sentence at once, without a Python loop over sentences.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import torch
 

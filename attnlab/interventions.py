@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import inspect
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 

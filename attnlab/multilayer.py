@@ -7,9 +7,19 @@ This alias keeps ``attnlab.multilayer`` imports of kit 0.1 working; it goes in 0
 import warnings
 
 from .explain import DEPTH_FIGURE_METHODS, METHODS, explain, explain_all
-from .explain.layered import (_content, _maps_of, attention_x_gradient, attention_x_value_norm,  # noqa: F401
-                              attentions_and_gradients, genatt, genatt_from, raw_attention, rollout, rollout_from,
-                              value_norms_from)
+from .explain.layered import (  # noqa: F401
+    _content,
+    _maps_of,
+    attention_x_gradient,
+    attention_x_value_norm,
+    attentions_and_gradients,
+    genatt,
+    genatt_from,
+    raw_attention,
+    rollout,
+    rollout_from,
+    value_norms_from,
+)
 from .models import DeepDecoderClassifier  # noqa: F401
 
 warnings.warn("attnlab.multilayer moved to attnlab.explain (and attnlab.models for DeepDecoderClassifier); "

@@ -109,7 +109,7 @@ _DEPTH_NOTE = ("The kit: chapter 5's BiLSTM + additive attention with {n} linear
                "movie sentences, one model.")
 
 
-def _depth_rows() -> list["Row"]:
+def _depth_rows() -> list[Row]:
     """Chapter 6's depth factor beside the paper's depth figure at the same depth: both ends (1 and 8
     layers), both panels, the figure's six methods."""
     return [Row("06_transformers", f"deep_{n}_violation_{method}",

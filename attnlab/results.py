@@ -104,7 +104,7 @@ def run_provenance(*, seed: int, smoke: bool) -> dict:
     return {"attnlab_version": __version__, "commit": commit, "dirty": dirty, "seed": int(seed),
             "mode": "smoke" if smoke else "full", "python": platform.python_version(), "torch": version("torch"),
             "transformers": version("transformers"),
-            "started_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+            "started_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
 
 
 def save_run(name: str, provenance: dict, directory: str | os.PathLike | None = None) -> Path:

@@ -8,7 +8,8 @@ call that received it instead of surfacing later as an obscure ``IndexError`` or
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import torch

@@ -43,7 +43,6 @@ import sys
 from ast import literal_eval
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
 
 import yaml
 

@@ -8,7 +8,7 @@ synthetic sentiment task with a known answer. Used by book/capstone.md and the e
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 

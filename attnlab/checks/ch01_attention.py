@@ -7,7 +7,7 @@ chapter compares attention with.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

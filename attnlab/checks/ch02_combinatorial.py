@@ -7,7 +7,7 @@ checks the mutual information between masks and labels of a table, in bits.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -54,7 +54,7 @@ def check_capacity_bits(fn: Callable[..., float]) -> Outcome:
                 continue
             except Exception as error:
                 raise fail(check, f"edge case: n={n}, k={k} raised {type(error).__name__}, expected ValueError",
-                           "check the arguments first: raise ValueError unless 0 <= k <= n")
+                           "check the arguments first: raise ValueError unless 0 <= k <= n") from error
             raise fail(check, f"edge case: n={n}, k={k} is impossible but your function returned a value",
                        "raise ValueError unless 0 <= k <= n")
         return len(cases) + 2

@@ -6,7 +6,7 @@ the shortcut lab, the chapter's measure of whether attention finds the tokens th
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 

@@ -7,7 +7,7 @@ all-zero embedding.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -71,7 +71,7 @@ def check_violates(fn: Callable) -> Outcome:
         except Exception as error:
             raise fail(check, f"edge case: on a one-token sentence your function raised "
                               f"{type(error).__name__}: {error}",
-                       "the only token cannot be removed, so the test does not apply: return False")
+                       "the only token cannot be removed, so the test does not apply: return False") from error
         if single_answer is None or bool(single_answer):
             raise fail(check, "edge case: a one-token sentence must give False (the only token cannot be "
                               "removed, so there is nothing to violate)")

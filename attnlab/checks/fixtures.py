@@ -7,7 +7,7 @@ to predict different classes on different sentences, not to be good.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

@@ -43,7 +43,8 @@ This module depends on torch and numpy only, not on the rest of the kit.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -107,7 +108,7 @@ def attempt(check: str, fn: Callable, *args, **kwargs) -> Any:
     try:
         result = fn(*args, **kwargs)
     except NotImplementedError:
-        raise _NotAttempted
+        raise _NotAttempted from None
     except Exception as error:  # any other error is a finding: say which call caused it
         raise fail(check, f"your function raised {type(error).__name__}: {error}",
                    "run it by hand on the inputs described in the exercise and read the traceback") from error

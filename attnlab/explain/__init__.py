@@ -17,17 +17,27 @@ module                      holds
 Importing the package registers every method; ``methods_for(model)`` lists those a model can run.
 """
 
-from .registry import (METHODS, ExplanationMethod, Method, explain, explain_all, is_signed, methods_for,
-                       predicted_class, register, target_prob, unregister)
-
 # the method modules register themselves on import (the order is the order of methods_for)
 from .attention import attention_x_gradient, attention_x_value_norm, first_readout_weight, raw_attention
-from .gradients import gradient_norm, input_x_gradient, integrated_gradients
-from .removal import leave_one_out
-from .baselines import random_signed_weights, random_weights
-from .layered import attentions_and_gradients, genatt_from, rollout_from, value_norms_from
-from .relevance import conservative_relevance, logit_budget
 from .attention_share import attention_share_by_layer, is_punctuation
+from .baselines import random_signed_weights, random_weights
+from .gradients import gradient_norm, input_x_gradient, integrated_gradients
+from .layered import attentions_and_gradients, genatt_from, rollout_from, value_norms_from
+from .registry import (
+                       METHODS,
+                       ExplanationMethod,
+                       Method,
+                       explain,
+                       explain_all,
+                       is_signed,
+                       methods_for,
+                       predicted_class,
+                       register,
+                       target_prob,
+                       unregister,
+)
+from .relevance import conservative_relevance, logit_budget
+from .removal import leave_one_out
 
 #: The methods of Liu et al.'s depth figure ("Num. of deep layers"), for
 #: :class:`~attnlab.models.DeepDecoderClassifier`: RawAtt, AttGrad, AttIN, InputGrad, IG and Random.

@@ -52,14 +52,13 @@ explain the logit as LRP does. The measurements of
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
 from .. import validate
 from ..models import CONTENT_OFFSET, record_values
 from .registry import _shared_result, register
-
 
 # --------------------------------------------------------------------------------------------------
 # The pure computations (tested on hand-computable matrices)

@@ -249,7 +249,7 @@ def logit_budget(model, tokens: torch.Tensor, mask: torch.Tensor, target: torch.
         n = int(mask[i].sum())
         captured = []
         hook = encoder_blocks(model)[0].register_forward_pre_hook(
-            lambda module, args, kwargs: captured.append(args[0] if args else kwargs["hidden_states"]),
+            lambda module, args, kwargs, captured=captured: captured.append(args[0] if args else kwargs["hidden_states"]),
             with_kwargs=True)
         try:
             with conservative_rules(model) if rules else contextlib.nullcontext():

@@ -18,14 +18,34 @@ module                      holds
 
 from .attention_classifier import ATTENTIONS, ENCODERS, AttentionClassifier, DeepDecoderClassifier
 from .bag_of_words import BagOfWordsClassifier
-from .base import (REMOVAL_OPERATORS, AttentionOverride, ClassifierOutput, RemovalMixin, check_inputs,
-                   masked_softmax, slice_out)
+from .base import (
+                   REMOVAL_OPERATORS,
+                   AttentionOverride,
+                   ClassifierOutput,
+                   RemovalMixin,
+                   check_inputs,
+                   masked_softmax,
+                   slice_out,
+)
 from .huggingface import MINILM_HUB_NAME, MINILM_PACKAGE, HFClassifier, minilm_path
 from .mask_classifier import MaskClassifier
-from .protocol import (CAPABILITIES, KIND_CAPABILITIES, KitModel, LayeredAttentionModel, PooledAttentionModel, attention_kind,
-                       capabilities)
-from .transformer import (ATTENTION_IMPLEMENTATION, CONTENT_OFFSET, TransformerClassifier, TransformerOutput,
-                          record_values, register_attention_function)
+from .protocol import (
+                   CAPABILITIES,
+                   KIND_CAPABILITIES,
+                   KitModel,
+                   LayeredAttentionModel,
+                   PooledAttentionModel,
+                   attention_kind,
+                   capabilities,
+)
+from .transformer import (
+                   ATTENTION_IMPLEMENTATION,
+                   CONTENT_OFFSET,
+                   TransformerClassifier,
+                   TransformerOutput,
+                   record_values,
+                   register_attention_function,
+)
 
 __all__ = [
     "ATTENTIONS", "ATTENTION_IMPLEMENTATION", "AttentionClassifier", "AttentionOverride", "BagOfWordsClassifier",

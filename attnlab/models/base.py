@@ -8,8 +8,8 @@ three removal operators of the faithfulness violation test (Liu et al. 2022), gi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Union
 
 import torch
 
@@ -20,7 +20,7 @@ REMOVAL_OPERATORS = ("slice_out", "zeros_mask", "att_mask")
 
 #: A replacement attention: a ``(batch, length)`` tensor, or a function ``(attention, mask) -> tensor``
 #: (it may also take the keyword ``tokens``: see :func:`attnlab.interventions.apply_override`).
-AttentionOverride = Union[torch.Tensor, Callable[..., torch.Tensor]]
+AttentionOverride = torch.Tensor | Callable[..., torch.Tensor]
 
 
 @dataclass

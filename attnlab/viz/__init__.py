@@ -14,11 +14,25 @@ whichever module X lives in:
 """
 
 from .book_map import CHAPTERS_FALLBACK, TRACKS, book_chapters, reader_map, you_are_here
-from .figures import (attention_as_mask, attention_rollout, pretraining_vs_joint, rollout_vs_raw,
-                      shortcut_code_picture, violation_test_picture)
+from .figures import (
+                      attention_as_mask,
+                      attention_rollout,
+                      pretraining_vs_joint,
+                      rollout_vs_raw,
+                      shortcut_code_picture,
+                      violation_test_picture,
+)
 from .head_view import head_view, plot_head_view
-from .heatmaps import (NON_NEGATIVE_CMAP, SIGNED_CMAP, contrast_ratio, heatmap_colours, plot_token_heatmaps,
-                       relative_luminance, text_colour, token_heatmap_html)
+from .heatmaps import (
+                      NON_NEGATIVE_CMAP,
+                      SIGNED_CMAP,
+                      contrast_ratio,
+                      heatmap_colours,
+                      plot_token_heatmaps,
+                      relative_luminance,
+                      text_colour,
+                      token_heatmap_html,
+)
 from .spread import plot_seed_spread, seed_spread
 
 __all__ = [

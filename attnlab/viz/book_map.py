@@ -7,7 +7,6 @@ import matplotlib.pyplot as plt
 
 from ._shapes import _arrow, _box
 
-
 #: Which track each chapter (notebook stem) belongs to. The order, numbers and titles come from _toc.yml
 #: and the notebooks; a repository test checks that every numbered chapter is listed here.
 TRACKS = {

@@ -7,7 +7,7 @@ joint training against random attention pretraining (chapter 4), the violation t
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np

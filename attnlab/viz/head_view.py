@@ -14,7 +14,7 @@ those tokens are coloured. :func:`plot_head_view` draws a static figure (what th
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np

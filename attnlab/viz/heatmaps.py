@@ -10,7 +10,7 @@ the better of the two is always at least 4.58:1, above the 4.5:1 of WCAG AA for 
 from __future__ import annotations
 
 import html
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -83,7 +83,7 @@ def plot_token_heatmaps(rows: Sequence[tuple], *, signed: bool = False, cmap: st
     ax.set_ylim(n_lines + 0.1, 0)
     ax.axis("off")
     y = 0.0
-    for (tokens, weights, title, row_signed), lines in zip(rows, layouts):
+    for (_tokens, weights, title, row_signed), lines in zip(rows, layouts):
         norm = _norm(np.asarray(weights, dtype=float), row_signed)
         row_cmap = colormaps[cmap or (SIGNED_CMAP if row_signed else NON_NEGATIVE_CMAP)]
         ax.text(0, y + 0.55, title, fontsize=fontsize * 0.9, fontweight="bold", va="center")

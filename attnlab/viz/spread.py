@@ -12,7 +12,7 @@ plot on a shared axis from 0 shows them at their true size::
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
