@@ -1,7 +1,6 @@
 """attnlab.data: the rated sentences, tokenizer, vocabulary, GloVe and padded batches."""
 
 import os
-import shutil
 
 import numpy as np
 import pytest
