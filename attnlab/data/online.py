@@ -61,7 +61,7 @@ DATASETS: tuple[str, ...] = (*DOMAINS, *HUB_DATASETS)
 
 MAX_TRAIN = 8000  # the movie sentences have 8,056 training sentences
 MAX_EVAL = 1000  # and 1,007 dev and test sentences
-MAX_TOKENS = 64  # the length chapter 6's pretrained encoder truncates to (its max_length)
+MAX_TOKENS = 64  # as chapter 6's pretrained encoder, which cuts its input at 64 word pieces
 
 _MARKUP = re.compile(r"<br\s*/?>|\\n")  # IMDB's HTML line breaks, Yelp's escaped newlines
 
