@@ -1,13 +1,14 @@
 """attnlab.data: the rated sentences, tokenizer, vocabulary, GloVe and padded batches."""
 
 import os
-import shutil
 
 import numpy as np
 import pytest
 import torch
 
 from attnlab import data
+from attnlab._io import sha256_of
+from attnlab.data import vader  # the cache's own module: tests patch its settings there
 from attnlab.data import (Batch, DataUnavailableError, Vocab, check_padded, encode, load_domains,
                           load_sentiment, tokenize)
 
@@ -64,13 +65,13 @@ def test_failed_download_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv("ATTNLAB_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("ATTNLAB_VADER_SDIST", raising=False)
     monkeypatch.delenv("ATTNLAB_VADER_URL", raising=False)
-    monkeypatch.setattr(data, "VADER_SDIST_URL", "http://127.0.0.1:9/nothing-here.tar.gz")
+    monkeypatch.setattr(vader, "VADER_SDIST_URL", "http://127.0.0.1:9/nothing-here.tar.gz")
     with pytest.raises(DataUnavailableError, match="ATTNLAB_VADER_SDIST"):
         data.vader_files()
 
 
 def test_corrupted_cache_is_rebuilt(tmp_path, monkeypatch, movies):
-    sdist = data._obtain_sdist()  # the verified archive in the default cache
+    sdist = vader._obtain_sdist()  # the verified archive in the default cache
     monkeypatch.setenv("ATTNLAB_CACHE", str(tmp_path))
     monkeypatch.setenv("ATTNLAB_VADER_SDIST", str(sdist))
     folder = data.vader_files()
@@ -78,7 +79,7 @@ def test_corrupted_cache_is_rebuilt(tmp_path, monkeypatch, movies):
     target.write_text("tampered")
     with pytest.warns(data.CacheRepairedWarning, match="movieReviewSnippets_GroundTruth.txt with SHA-256"):
         assert data.vader_files() == folder
-    assert data.sha256_of(target) == data.DOMAINS["movies"][1]
+    assert sha256_of(target) == data.DOMAINS["movies"][1]
 
 
 def test_tokenizer_follows_glove_conventions():

@@ -20,7 +20,8 @@ import warnings
 import pytest
 
 from attnlab import data
-from attnlab.data import CacheRepairedWarning, DataUnavailableError
+from attnlab._io import sha256_of
+from attnlab.data import CacheRepairedWarning, DataUnavailableError, vader  # vader: the cache's own module
 
 FORK = "fork" in multiprocessing.get_all_start_methods()
 needs_fork = pytest.mark.skipif(not FORK, reason="starts processes with fork (Linux, macOS)")
@@ -29,9 +30,9 @@ needs_fork = pytest.mark.skipif(not FORK, reason="starts processes with fork (Li
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory):
     """A private copy of the verified source archive (tests may not damage the user's copy)."""
-    copy = tmp_path_factory.mktemp("sdist") / data.VADER_SDIST
-    shutil.copyfile(data._obtain_sdist(), copy)
-    assert data.sha256_of(copy) == data.VADER_SDIST_SHA256
+    copy = tmp_path_factory.mktemp("sdist") / vader.VADER_SDIST
+    shutil.copyfile(vader._obtain_sdist(), copy)
+    assert sha256_of(copy) == vader.VADER_SDIST_SHA256
     return copy
 
 
@@ -41,22 +42,22 @@ def cache(tmp_path, monkeypatch, archive):
     root = tmp_path / "cache"
     monkeypatch.setenv("ATTNLAB_CACHE", str(root))
     monkeypatch.setenv("ATTNLAB_VADER_SDIST", str(archive))
-    monkeypatch.delenv(data.TEST_BUILD_HOOK_ENV, raising=False)
+    monkeypatch.delenv(vader.TEST_BUILD_HOOK_ENV, raising=False)
     monkeypatch.delenv("ATTNLAB_VADER_URL", raising=False)
     return root
 
 
 def snapshot(folder):
     """File name -> SHA-256 of every file in the folder."""
-    return {p.name: data.sha256_of(p) for p in sorted(folder.iterdir())}
+    return {p.name: sha256_of(p) for p in sorted(folder.iterdir())}
 
 
 def expected_snapshot():
-    return {**data._cache_contents(), data.MANIFEST: hashlib.sha256(data._manifest_text().encode()).hexdigest()}
+    return {**vader._cache_contents(), vader.MANIFEST: hashlib.sha256(vader._manifest_text().encode()).hexdigest()}
 
 
 def leftovers(root):
-    return sorted(p.name for p in root.glob(".*") if p.name != f".{data.CACHE_FOLDER}.lock")
+    return sorted(p.name for p in root.glob(".*") if p.name != f".{vader.CACHE_FOLDER}.lock")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -66,12 +67,12 @@ def leftovers(root):
 
 def _first_use(barrier, queue, hook=None):
     if hook:
-        os.environ[data.TEST_BUILD_HOOK_ENV] = hook
+        os.environ[vader.TEST_BUILD_HOOK_ENV] = hook
     try:
         barrier.wait(timeout=60)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            folder = data.vader_files()
+            folder = vader.vader_files()
             queue.put(("ok", snapshot(folder), [str(w.message) for w in caught]))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent
         queue.put(("failed", f"{type(exc).__name__}: {exc}", []))
@@ -117,7 +118,7 @@ def _build_in_child(hook):
 
 def _repaired(root):
     with pytest.warns(CacheRepairedWarning) as caught:
-        folder = data.vader_files()
+        folder = vader.vader_files()
     assert snapshot(folder) == expected_snapshot()
     assert leftovers(root) == []
     return " ".join(str(w.message) for w in caught)
@@ -128,8 +129,8 @@ def test_process_exiting_mid_build_leaves_a_cache_the_next_call_repairs(cache):
     proc = _build_in_child("building:exit")  # os._exit after the first file: no clean-up runs
     proc.join(timeout=120)
     assert proc.exitcode == 17
-    assert not (cache / data.CACHE_FOLDER).exists()  # never a partial folder in place
-    assert any(name.startswith(f".{data.CACHE_FOLDER}.build-") for name in leftovers(cache))
+    assert not (cache / vader.CACHE_FOLDER).exists()  # never a partial folder in place
+    assert any(name.startswith(f".{vader.CACHE_FOLDER}.build-") for name in leftovers(cache))
     message = _repaired(cache)
     assert "interrupted build" in message and "rebuilding" in message
 
@@ -138,20 +139,20 @@ def test_process_exiting_mid_build_leaves_a_cache_the_next_call_repairs(cache):
 def test_process_killed_with_sigkill_mid_build_leaves_a_cache_the_next_call_repairs(cache):
     proc = _build_in_child("building:sleep=60")
     deadline = time.monotonic() + 60
-    while not list(cache.glob(f".{data.CACHE_FOLDER}.build-*/{data.LEXICON_FILE}")):
+    while not list(cache.glob(f".{vader.CACHE_FOLDER}.build-*/{vader.LEXICON_FILE}")):
         assert time.monotonic() < deadline and proc.is_alive(), "the build never started"
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.join(timeout=60)
     assert proc.exitcode == -signal.SIGKILL
-    assert not (cache / data.CACHE_FOLDER).exists()
+    assert not (cache / vader.CACHE_FOLDER).exists()
     assert "interrupted build" in _repaired(cache)  # the dead process's lock is released by the OS
 
 
 @needs_fork
 def test_process_killed_while_replacing_a_corrupt_cache_leaves_a_cache_the_next_call_repairs(cache):
-    folder = data.vader_files()
-    (folder / data.DOMAINS["tweets"][0]).write_text("damaged")
+    folder = vader.vader_files()
+    (folder / vader.DOMAINS["tweets"][0]).write_text("damaged")
     proc = _build_in_child("swap:exit")  # the damaged folder moved aside, the new one not yet in place
     proc.join(timeout=120)
     assert proc.exitcode == 17
@@ -160,28 +161,28 @@ def test_process_killed_while_replacing_a_corrupt_cache_leaves_a_cache_the_next_
 
 
 def test_truncated_lexicon_is_detected_and_repaired(cache):
-    folder = data.vader_files()
-    lexicon = folder / data.LEXICON_FILE
+    folder = vader.vader_files()
+    lexicon = folder / vader.LEXICON_FILE
     lines = lexicon.read_text(encoding="utf-8").splitlines(keepends=True)
     lexicon.write_text("".join(lines[:999]), encoding="utf-8")  # as a full disk or a killed copy leaves it
     with pytest.warns(CacheRepairedWarning, match=r"vader_lexicon.txt with SHA-256 .*expected 1ec9c6e9"):
         entries = data.load_vader_lexicon()
     assert len(entries) == 7506
-    assert data.sha256_of(lexicon) == data.LEXICON_SHA256
+    assert sha256_of(lexicon) == vader.LEXICON_SHA256
 
 
 @pytest.mark.parametrize("damage", ["missing file", "no manifest and a missing file", "bad manifest",
                                     "extra bytes", "empty folder"])
 def test_half_built_or_corrupted_cache_is_rebuilt(cache, damage):
-    folder = data.vader_files()
-    movies = folder / data.DOMAINS["movies"][0]
+    folder = vader.vader_files()
+    movies = folder / vader.DOMAINS["movies"][0]
     if damage == "missing file":
         movies.unlink()
     elif damage == "no manifest and a missing file":
-        (folder / data.MANIFEST).unlink()
+        (folder / vader.MANIFEST).unlink()
         movies.unlink()
     elif damage == "bad manifest":
-        (folder / data.MANIFEST).write_text("0" * 64 + "  vader_lexicon.txt\n")
+        (folder / vader.MANIFEST).write_text("0" * 64 + "  vader_lexicon.txt\n")
     elif damage == "extra bytes":
         with open(movies, "ab") as handle:
             handle.write(b"1\t4.0\tan extra, unrated line\n")
@@ -194,22 +195,22 @@ def test_half_built_or_corrupted_cache_is_rebuilt(cache, damage):
 
 
 def test_complete_cache_of_an_older_kit_gets_a_manifest_without_a_rebuild(cache):
-    folder = data.vader_files()
-    inode = (folder / data.DOMAINS["movies"][0]).stat().st_ino
-    (folder / data.MANIFEST).unlink()  # as the kit before manifests left its cache
+    folder = vader.vader_files()
+    inode = (folder / vader.DOMAINS["movies"][0]).stat().st_ino
+    (folder / vader.MANIFEST).unlink()  # as the kit before manifests left its cache
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no repair message: nothing was wrong with the files
-        assert data.vader_files() == folder
+        assert vader.vader_files() == folder
     assert snapshot(folder) == expected_snapshot()
-    assert (folder / data.DOMAINS["movies"][0]).stat().st_ino == inode  # kept
+    assert (folder / vader.DOMAINS["movies"][0]).stat().st_ino == inode  # kept
 
 
 def test_a_healthy_cache_is_not_touched(cache):
-    folder = data.vader_files()
+    folder = vader.vader_files()
     before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert data.vader_files() == folder
+        assert vader.vader_files() == folder
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
 
 
@@ -217,8 +218,8 @@ def test_an_archive_with_a_wrong_lexicon_is_refused(tmp_path, cache, monkeypatch
     """The members are checked too: an archive that passes no hash is never a source of files."""
     monkeypatch.setattr(data, "LEXICON_SHA256", "0" * 64)
     with pytest.raises(DataUnavailableError, match="vader_lexicon.txt inside .* expected 0000"):
-        data.vader_files()
-    assert not (cache / data.CACHE_FOLDER).exists() and leftovers(cache) == []
+        vader.vader_files()
+    assert not (cache / vader.CACHE_FOLDER).exists() and leftovers(cache) == []
 
 
 def test_a_stuck_builder_gives_a_clear_error_after_the_timeout(cache, monkeypatch):
@@ -226,7 +227,7 @@ def test_a_stuck_builder_gives_a_clear_error_after_the_timeout(cache, monkeypatc
 
     cache.mkdir()
     monkeypatch.setattr(data, "LOCK_TIMEOUT_SECONDS", 0.2)
-    with FileLock(str(cache / f".{data.CACHE_FOLDER}.lock")):  # held elsewhere (here: this thread)
+    with FileLock(str(cache / f".{vader.CACHE_FOLDER}.lock")):  # held elsewhere (here: this thread)
         ctx = multiprocessing.get_context("fork") if FORK else None
         if ctx is None:
             pytest.skip("needs fork")
@@ -294,7 +295,7 @@ def download_into(cache, monkeypatch):
 
 def nothing_left(root):
     downloads = root / "downloads"
-    return not (root / data.CACHE_FOLDER).exists() and (
+    return not (root / vader.CACHE_FOLDER).exists() and (
         not downloads.exists() or not any(downloads.iterdir())) and leftovers(root) == []
 
 
@@ -307,13 +308,13 @@ def test_good_archive_is_downloaded_verified_and_used(server, download_into, mon
 
     monkeypatch.setattr(subprocess, "run", no_subprocess)
     monkeypatch.setattr(subprocess, "Popen", no_subprocess)
-    folder = data.vader_files()
+    folder = vader.vader_files()
     assert snapshot(folder) == expected_snapshot()
-    assert data.sha256_of(root / "downloads" / data.VADER_SDIST) == data.VADER_SDIST_SHA256
+    assert sha256_of(root / "downloads" / vader.VADER_SDIST) == vader.VADER_SDIST_SHA256
     assert requests == ["/good.tar.gz"]
-    data.vader_files()
+    vader.vader_files()
     shutil.rmtree(folder)
-    assert snapshot(data.vader_files()) == expected_snapshot()  # rebuilt from the kept archive ...
+    assert snapshot(vader.vader_files()) == expected_snapshot()  # rebuilt from the kept archive ...
     assert requests == ["/good.tar.gz"]  # ... without downloading it again
 
 
@@ -324,9 +325,9 @@ def test_corrupted_download_is_refused_before_it_is_opened(server, download_into
     real_open = tarfile.open
     monkeypatch.setattr(tarfile, "open", lambda *a, **k: opened.append(a) or real_open(*a, **k))
     with pytest.raises(DataUnavailableError) as error:
-        data.vader_files()
+        vader.vader_files()
     message = str(error.value)
-    assert "corrupt.tar.gz has SHA-256" in message and f"expected {data.VADER_SDIST_SHA256}" in message
+    assert "corrupt.tar.gz has SHA-256" in message and f"expected {vader.VADER_SDIST_SHA256}" in message
     assert "ATTNLAB_VADER_SDIST" in message
     assert opened == []  # never opened
     assert nothing_left(root)
@@ -339,25 +340,25 @@ def test_corrupted_download_names_the_actual_hash(server, download_into, archive
     corrupt = bytearray(archive.read_bytes())
     corrupt[len(corrupt) // 2] ^= 0xFF
     with pytest.raises(DataUnavailableError, match=f"SHA-256 {hashlib.sha256(corrupt).hexdigest()}, expected "
-                                                   f"{data.VADER_SDIST_SHA256}"):
-        data.vader_files()
+                                                   f"{vader.VADER_SDIST_SHA256}"):
+        vader.vader_files()
 
 
 def test_missing_archive_404_says_what_to_do(server, download_into):
     base, _ = server
     root = download_into(f"{base}/nothing-here.tar.gz")
     with pytest.raises(DataUnavailableError, match="HTTP 404") as error:
-        data.vader_files()
+        vader.vader_files()
     message = str(error.value)
     assert "nothing-here.tar.gz" in message and "export ATTNLAB_VADER_SDIST=" in message
-    assert data.VADER_SDIST_SHA256 in message  # how to check a copy fetched by hand
+    assert vader.VADER_SDIST_SHA256 in message  # how to check a copy fetched by hand
     assert nothing_left(root)
 
 
 def test_unreachable_server_says_what_to_do(download_into):
     root = download_into("http://127.0.0.1:9/vaderSentiment-3.3.2.tar.gz")  # port 9: nothing listens
     with pytest.raises(DataUnavailableError, match="(?s)Could not download.*ATTNLAB_VADER_SDIST"):
-        data.vader_files()
+        vader.vader_files()
     assert nothing_left(root)
 
 
@@ -365,7 +366,7 @@ def test_mirror_url_from_the_environment(server, download_into, monkeypatch):
     base, requests = server
     download_into(f"{base}/nothing-here.tar.gz")
     monkeypatch.setenv("ATTNLAB_VADER_URL", f"{base}/good.tar.gz")
-    assert snapshot(data.vader_files()) == expected_snapshot()
+    assert snapshot(vader.vader_files()) == expected_snapshot()
     assert requests == ["/good.tar.gz"]
 
 
@@ -373,16 +374,16 @@ def test_corrupted_cached_archive_is_downloaded_again(server, download_into):
     base, requests = server
     root = download_into(f"{base}/good.tar.gz")
     (root / "downloads").mkdir(parents=True)
-    (root / "downloads" / data.VADER_SDIST).write_bytes(b"truncated")
+    (root / "downloads" / vader.VADER_SDIST).write_bytes(b"truncated")
     with pytest.warns(CacheRepairedWarning, match="downloading it again"):
-        data.vader_files()
+        vader.vader_files()
     assert requests == ["/good.tar.gz"]
-    assert data.sha256_of(root / "downloads" / data.VADER_SDIST) == data.VADER_SDIST_SHA256
+    assert sha256_of(root / "downloads" / vader.VADER_SDIST) == vader.VADER_SDIST_SHA256
 
 
 def test_default_url_is_the_file_hosts_address_of_the_archive():
     """The short /packages/source/ form answered 404; the address must be the one PyPI's index lists."""
-    url = data.VADER_SDIST_URL
+    url = vader.VADER_SDIST_URL
     assert url.startswith("https://files.pythonhosted.org/packages/") and "/source/" not in url
-    assert url.endswith("/" + data.VADER_SDIST)
-    assert "pip download" not in data._what_to_do()  # the advice must not run the archive's setup.py
+    assert url.endswith("/" + vader.VADER_SDIST)
+    assert "pip download" not in vader._what_to_do()  # the advice must not run the archive's setup.py
