@@ -282,10 +282,12 @@ def scorecard(directory: str | os.PathLike | None = None, *, allow_smoke: bool =
         used = sorted({row.chapter for row in SCORECARD_ROWS if row.chapter in results})
         unknown = [stem for stem in used if stem not in runs]
         smoke = [stem for stem in used if runs.get(stem, {}).get("mode") == "smoke"]
-        if unknown or smoke:
+        other = [stem for stem in used if runs.get(stem, {}).get("dataset", "movies") != "movies"]
+        if unknown or smoke or other:
             raise ValueError(
                 "the scorecard shows the book's full-mode numbers, but "
                 + "; ".join(filter(None, [f"these chapters ran in smoke mode: {smoke}" if smoke else "",
+                                          f"these ran on another dataset than the book's: {other}" if other else "",
                                           f"these have no run description (.run.json): {unknown}" if unknown else ""]))
                 + ". Run them in full mode (bash book/build.sh), or pass allow_smoke=True to look anyway.")
     return pd.DataFrame([{

@@ -74,10 +74,10 @@ def load_results(directory: str | os.PathLike | None = None) -> dict[str, dict]:
 RUN_SUFFIX = ".run.json"
 
 
-def run_provenance(*, seed: int, smoke: bool) -> dict:
+def run_provenance(*, seed: int, smoke: bool, dataset: str = "movies") -> dict:
     """What produced a chapter's numbers: the kit's version, the repository commit (``None`` outside a
     checkout, with ``dirty`` when tracked files differ from it), the seed, the mode (``"full"`` or
-    ``"smoke"``), the versions of Python, PyTorch and transformers, and the start time (UTC)."""
+    ``"smoke"``), the dataset, the versions of Python, PyTorch and transformers, and the start time (UTC)."""
     import datetime
     import platform
     import subprocess
@@ -102,7 +102,7 @@ def run_provenance(*, seed: int, smoke: bool) -> dict:
         except (OSError, subprocess.SubprocessError):
             commit = dirty = None
     return {"attnlab_version": __version__, "commit": commit, "dirty": dirty, "seed": int(seed),
-            "mode": "smoke" if smoke else "full", "python": platform.python_version(), "torch": version("torch"),
+            "mode": "smoke" if smoke else "full", "dataset": dataset, "python": platform.python_version(), "torch": version("torch"),
             "transformers": version("transformers"),
             "started_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
 

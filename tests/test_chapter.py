@@ -177,3 +177,18 @@ def test_the_scorecard_refuses_smoke_mode_numbers(tmp_path):
     (tmp_path / "01_attention_as_explanation.run.json").unlink()  # numbers of unknown origin: refused too
     with pytest.raises(ValueError, match="no run description"):
         scorecard(tmp_path)
+
+
+def test_another_dataset_reports_claims_and_is_kept_out_of_the_scorecard(tmp_path, capsys):
+    """The prose describes the movie sentences: on DATASET="sst2" a full run prints a failing claim instead
+    of stopping, records the dataset, and the scorecard refuses its numbers."""
+    chapter = Chapter("01_attention_as_explanation", results_dir=tmp_path, plot_theme=False, dataset="sst2")
+    assert not chapter.checks_claims and Chapter("05_x", results_dir=tmp_path, plot_theme=False).checks_claims
+    chapter.claim("a_below_b", "A violates less than B", False, a=0.5, b=0.3)
+    assert "dataset 'sst2', not the book's, not checked" in capsys.readouterr().out
+    chapter.record(chapter1_test_accuracy=0.8)
+    assert results.load_runs(tmp_path)["01_attention_as_explanation"]["dataset"] == "sst2"
+    with pytest.raises(ValueError, match=r"another dataset than the book's: \['01_attention_as_explanation'\]"):
+        scorecard(tmp_path)
+    with pytest.raises(TypeError, match="DATASET"):
+        Chapter("05_x", results_dir=tmp_path, plot_theme=False, dataset="")
