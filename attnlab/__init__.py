@@ -21,6 +21,11 @@ module / package    holds
                     and relevance-propagation methods
 ``faithfulness``    the faithfulness violation test, comprehensiveness, sufficiency, AUC-TP,
                     decision flips, rank correlation
+``plausibility``    does an explanation look right? the top token judged without the model
+``counterfactual``  does the model need *this* attention? accuracy and per-sentence change
+                    under uniform, permuted or any other replacement attention
+``toy_worlds``      masks that carry the label: exact toy worlds (joint reader, evaluator,
+                    I(Y; M), instance weighting) and a sampled world with learned readers
 ``shortcuts``       the shortcut lab: synthetic tasks with planted rationales, shortcut
                     measurements, the two mitigations, the lab runners of chapters 3 and 4
 ``checks``          the exercise framework (run a learner's function against the reference, say

@@ -364,3 +364,11 @@ def verdict_grid(reports: dict[str, Checklist]):
     ax.grid(which="minor", color="white", lw=3)
     fig.tight_layout()
     return fig
+
+
+def record_checklist(chapter, prefix: str, report: Checklist) -> None:
+    """Record a report in a chapter: every number as ``<prefix>_<name>``, the number of cautions as
+    ``<prefix>_cautions`` and, as glued text, the list of cautions as ``<prefix>_caution_list``."""
+    chapter.record(**{f"{prefix}_{name}": value for name, value in report.numbers.items()},
+                   **{f"{prefix}_cautions": len(report.cautions)})
+    chapter.text(f"{prefix}_caution_list", ", ".join(report.cautions) or "none")

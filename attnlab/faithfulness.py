@@ -58,6 +58,19 @@ def rank_correlation(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor,
     raise ValueError(f"unknown method {method!r}; choose 'kendall' or 'spearman'")
 
 
+def rank_agreement(weights: Mapping[str, torch.Tensor], mask: torch.Tensor, pairs: Sequence[tuple[str, str]],
+                   method: str = "kendall"):
+    """Per-sentence :func:`rank_correlation` for each pair of named weightings: a DataFrame with one row per
+    sentence and one column ``"a vs b"`` per pair (NaN where a sentence has no ranking to compare)."""
+    import pandas as pd
+
+    missing = sorted({name for pair in pairs for name in pair} - set(weights))
+    if missing:
+        raise KeyError(f"no weights named {missing}; the weightings given are {list(weights)}")
+    return pd.DataFrame({f"{a} vs {b}": rank_correlation(weights[a], weights[b], mask, method).numpy()
+                         for a, b in pairs})
+
+
 def _ranks(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Average ranks (ties share the mean rank) of the real tokens of every row."""
     x = x.masked_fill(~mask, float("inf"))
