@@ -42,7 +42,7 @@ module / package    holds
 ==================  ==================================================================
 
 Kit 0.1's module paths ``attnlab.transformer``, ``attnlab.multilayer``, ``attnlab.relevance``,
-``attnlab.synthetic``, ``attnlab.mitigations``, ``attnlab.polarity`` and ``attnlab.head_view`` still
+``attnlab.synthetic``, ``attnlab.mitigations`` and ``attnlab.head_view`` still
 import (with a ``DeprecationWarning``); they go in 0.3.
 """
 

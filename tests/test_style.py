@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 MAX_MODULE_LINES = 400
 #: Kit 0.1 module paths kept as aliases for one release (they go in 0.3).
-ALIASES = {"multilayer", "transformer", "relevance", "synthetic", "mitigations", "polarity", "head_view"}
+ALIASES = {"multilayer", "transformer", "relevance", "synthetic", "mitigations", "head_view"}
 
 
 def ruff() -> str:
