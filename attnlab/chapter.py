@@ -69,10 +69,16 @@ class Chapter:
     many times slower), sets the plot theme, starts the clock, clears this chapter's old results and
     claims files (a run that stops half-way leaves no stale numbers behind) and writes what produces the
     new ones — kit version, commit, seed, mode — to ``<stem>.run.json`` beside them.
+
+    ``chapter.device`` is where the chapter computes (:func:`attnlab.device.pick_device`: a CUDA GPU, else
+    Apple's MPS, else the CPU; ``ATTNLAB_DEVICE`` overrides, and an unknown or absent device stops the
+    chapter here, before any work). Chapters move models and batches there with
+    :func:`attnlab.device.to_device`.
     """
 
     def __init__(self, stem: str, *, smoke: bool = False, seed: int = 0, results_dir: str | os.PathLike = "",
                  threads: int | None = None, plot_theme: bool = True) -> None:
+        from .device import pick_device
         from .train import set_seed
 
         if not isinstance(stem, str) or not re.match(r"^[0-9A-Za-z_]+$", stem):
@@ -85,6 +91,7 @@ class Chapter:
             raise ValueError(f"threads must be a positive integer, got {threads!r}")
         self.stem, self.smoke, self.seed, self.threads = stem, bool(smoke), seed, int(threads)
         self.folder = results_dir_of(results_dir)
+        self.device = pick_device()  # checks ATTNLAB_DEVICE before any work
         set_seed(seed)  # checks seed too
         import torch
 
