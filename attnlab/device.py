@@ -148,10 +148,11 @@ def to_device(obj, device: DeviceLike | torch.Tensor | torch.nn.Module | None = 
     """``obj`` on ``device`` (default :func:`pick_device`): a model (moved in place and returned), a
     :class:`~attnlab.data.Batch`, a tensor, or a dict / list / tuple of them (other values are returned
     unchanged). ``device`` may also be a tensor, a Batch or a model: then ``obj`` goes where that one is
-    (``to_device(batch, model)``)."""
+    (``to_device(batch, model)``). A device *name* is checked (:func:`check_device`); a ``torch.device``
+    is used as it is."""
     if device is None:
         target = pick_device()
-    elif isinstance(device, (str, torch.device)):
+    elif isinstance(device, str):
         target = check_device(device)
     else:
         target = device_of(device)

@@ -17,7 +17,7 @@ import torch
 from . import validate
 from .batching import by_length
 from .data import check_padded
-from .device import model_device
+from .device import model_device, to_device
 from .models import REMOVAL_OPERATORS
 
 #: Bins of the companion metrics, as in Liu et al. (2022) and ERASER (DeYoung et al. 2020).
@@ -64,11 +64,6 @@ def rank_correlation(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor,
     raise ValueError(f"unknown method {method!r}; choose 'kendall' or 'spearman'")
 
 
-def _to(device: torch.device, *tensors):
-    """The tensors (None stays None) on ``device``."""
-    return tuple(None if t is None else t.to(device) for t in tensors)
-
-
 def _ranks(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Average ranks (ties share the mean rank) of the real tokens of every row."""
     x = x.masked_fill(~mask, float("inf"))
@@ -94,7 +89,7 @@ def probs_after_removal(model, tokens: torch.Tensor, mask: torch.Tensor, remove:
     chunk_size = validate.integer("chunk_size", chunk_size, minimum=1)
     validate.choice("removal operator", operator, REMOVAL_OPERATORS)
     given_on, device = tokens.device, model_device(model, tokens)
-    tokens, mask, remove = _to(device, tokens, mask, remove)
+    tokens, mask, remove = to_device((tokens, mask, remove), device)
     probs = None
     for idx, width in by_length(mask, chunk_size):
         part = model.forward_removed(tokens[idx, :width], mask[idx, :width], remove[idx, :width],
@@ -225,7 +220,7 @@ def violation_test(model, tokens: torch.Tensor, mask: torch.Tensor,
     _check_target(model, target, tokens)
     model.eval()
     given_on, device = tokens.device, model_device(model, tokens)
-    tokens, mask, target = _to(device, tokens, mask, target)
+    tokens, mask, target = to_device((tokens, mask, target), device)
     weights = {name: w.to(device) for name, w in weights.items()}
     with torch.no_grad():
         full = model(tokens, mask).probs
@@ -298,7 +293,7 @@ def comprehensiveness(model, tokens, mask, weights: torch.Tensor, *,
     _check_operator_and_chunk(operator, chunk_size)
     _check_target(model, target, tokens)
     given_on = tokens.device
-    tokens, mask, weights, target = _to(model_device(model, tokens), tokens, mask, weights, target)
+    tokens, mask, weights, target = to_device((tokens, mask, weights, target), model_device(model, tokens))
     drops, _, _ = _drops_over_fractions(model, tokens, mask, weights, fractions, False, operator, target, chunk_size)
     return drops.mean(0).to(given_on)
 
@@ -314,7 +309,7 @@ def sufficiency(model, tokens, mask, weights: torch.Tensor, *,
     _check_operator_and_chunk(operator, chunk_size)
     _check_target(model, target, tokens)
     given_on = tokens.device
-    tokens, mask, weights, target = _to(model_device(model, tokens), tokens, mask, weights, target)
+    tokens, mask, weights, target = to_device((tokens, mask, weights, target), model_device(model, tokens))
     drops, _, _ = _drops_over_fractions(model, tokens, mask, weights, fractions, True, operator, target, chunk_size)
     return drops.mean(0).to(given_on)
 
@@ -332,7 +327,7 @@ def auc_tp(model, tokens, mask, weights: torch.Tensor, labels: torch.Tensor, *,
     _check_operator_and_chunk(operator, chunk_size)
     n_classes = validate.n_classes_of(model)
     validate.class_labels("labels", labels, n_classes if n_classes else int(labels.max()) + 1, len(tokens))
-    tokens, mask, weights, labels = _to(model_device(model, tokens), tokens, mask, weights, labels)
+    tokens, mask, weights, labels = to_device((tokens, mask, weights, labels), model_device(model, tokens))
     _, probs, _ = _drops_over_fractions(model, tokens, mask, weights, fractions, False, operator, None, chunk_size)
     F = len(fractions)
     zero = torch.tensor([f == 0 for f in fractions], device=probs.device)
@@ -364,7 +359,7 @@ def per_sentence_metrics(model, tokens, mask, weights: torch.Tensor, labels: tor
         n_classes = validate.n_classes_of(model)
         validate.class_labels("labels", labels, n_classes if n_classes else int(labels.max()) + 1, len(tokens))
     given_on = tokens.device
-    tokens, mask, weights, labels = _to(model_device(model, tokens), tokens, mask, weights, labels)
+    tokens, mask, weights, labels = to_device((tokens, mask, weights, labels), model_device(model, tokens))
     deleted = [f for f in AUC_TP_FRACTIONS if f > 0] if labels is not None else list(COMPREHENSIVENESS_FRACTIONS)
     drops, probs, target = _drops_over_fractions(model, tokens, mask, weights, deleted, False, operator, None,
                                                  chunk_size)
@@ -390,7 +385,7 @@ def decision_flip_rate(model, tokens, mask, weights: torch.Tensor, *, operator: 
     valid = mask.sum(1) > 1
     if not bool(valid.any()):
         raise ValueError("no sentence has two or more tokens: removing the top token would leave nothing")
-    tokens, mask, weights, valid = _to(model_device(model, tokens), tokens, mask, weights, valid)
+    tokens, mask, weights, valid = to_device((tokens, mask, weights, valid), model_device(model, tokens))
     remove = torch.zeros_like(mask)
     remove[torch.arange(len(mask), device=mask.device), top_feature(weights, mask)] = True
     remove &= valid[:, None]
