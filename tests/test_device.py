@@ -327,3 +327,16 @@ def test_the_static_check_finds_a_hard_coded_device(tmp_path):
                                      "def h(x):\n    return torch.zeros(3, device=x.device) + x.cpu().numpy()\n")
     found = _unmarked(tmp_path / "bad.py", tmp_path)
     assert sorted(int(hit.split(":")[1]) for hit in found) == [4, 7]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_save_and_load_a_model_across_devices(device, tmp_path):
+    from attnlab.train import load_model, save_model
+
+    model = to_device(_kit_model("bilstm-additive"), device)
+    save_model(model, tmp_path / "m.safetensors")
+    assert model_device(load_model(tmp_path / "m.safetensors")) == torch.device("cpu")
+    loaded = load_model(tmp_path / "m.safetensors", device=device)
+    _assert_on(device, dict(loaded.state_dict()))
+    with pytest.raises(ValueError, match="devices on this machine"):
+        load_model(tmp_path / "m.safetensors", device="tpu")
