@@ -15,6 +15,7 @@ module / package    holds
                     kit's Transformer and a wrapped Hugging Face encoder (MiniLM offline)
 ``train``           the training loop, evaluation, seeds, safe saving and loading
 ``batching``        running a model over many sentences in length-sorted chunks
+``device``          where the kit computes: a CUDA GPU, Apple's MPS or the CPU (``ATTNLAB_DEVICE``)
 ``interventions``   replacing a model's attention (uniform, permuted, frozen; pooled and per layer)
 ``explain``         one registry of explanation methods with their metadata, ``methods_for(model)``,
                     ``explain`` / ``explain_all``; attention, gradient, removal, rollout, GenAtt

@@ -75,10 +75,16 @@ class Chapter:
     ``dataset`` is the chapter's ``DATASET`` parameter: the book's prose describes the offline movie
     sentences (:data:`BOOK_DATASET`), so on another dataset — like in smoke mode — a claim that does not
     hold is printed, not raised, and the scorecard will not show the run's numbers as the book's.
+
+    ``chapter.device`` is where the chapter computes (:func:`attnlab.device.pick_device`: a CUDA GPU, else
+    Apple's MPS, else the CPU; ``ATTNLAB_DEVICE`` overrides, and an unknown or absent device stops the
+    chapter here, before any work). Chapters move models and batches there with
+    :func:`attnlab.device.to_device`.
     """
 
     def __init__(self, stem: str, *, smoke: bool = False, seed: int = 0, results_dir: str | os.PathLike = "",
                  threads: int | None = None, plot_theme: bool = True, dataset: str = "movies") -> None:
+        from .device import pick_device
         from .train import set_seed
 
         if not isinstance(stem, str) or not re.match(r"^[0-9A-Za-z_]+$", stem):
@@ -94,6 +100,7 @@ class Chapter:
         self.stem, self.smoke, self.seed, self.threads = stem, bool(smoke), seed, int(threads)
         self.dataset = dataset
         self.folder = results_dir_of(results_dir)
+        self.device = pick_device()  # checks ATTNLAB_DEVICE before any work
         set_seed(seed)  # checks seed too
         import torch
 

@@ -10,12 +10,13 @@ violation level, and the companion metrics — the tables of chapters 5 and 6 in
 ``companions=True`` adds, per method, the companion metrics of the paper (comprehensiveness, sufficiency,
 AUC-TP), the rank correlation of |weights| with |leave-one-out| and the decision flip rate;
 ``per_instance=[...]`` keeps each sentence's violation level and companion metrics for those methods
-(the paper's box plots), and :func:`level_shifts` summarises them.
+(the paper's box plots), and :func:`level_shifts` summarises them. :func:`rank_agreement` compares the
+rankings of named weightings sentence by sentence (chapter 1).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,7 +66,8 @@ def compare_methods(model, data: Batch, methods: Sequence[str] | None = None, *,
     """Explain ``data`` with every method (default: :func:`attnlab.explain.methods_for` the model), run the
     violation test under the three removal operators, and collect the tables (see the module docstring).
     The companion metrics need ``leave_one_out`` among the methods (the rank correlation's reference) and
-    ``data.labels`` (AUC-TP)."""
+    ``data.labels`` (AUC-TP). The model runs on its own device; the weights and the report's tensors are on
+    ``data``'s device."""
     weights = explain_all(model, data, methods, options=options)
     report = violation_test(model, data.tokens, data.mask, weights)
     table = pd.DataFrame([{"method": m, "operator": op, "violation": report.ratio(m, op)}
@@ -76,15 +78,15 @@ def compare_methods(model, data: Batch, methods: Sequence[str] | None = None, *,
     per_sentence = {m: sentence_metrics(model, data, weights[m], weights["leave_one_out"].abs()) for m in measured}
     instances = None
     if per_instance:
-        valid = report.valid.numpy()
-        instances = pd.concat([pd.DataFrame({"method": m, "violation level": violation_level(report, m).numpy(),
-                                             **{k: v.numpy() for k, v in per_sentence[m].items()}})[valid]
+        valid = report.valid.cpu().numpy()
+        instances = pd.concat([pd.DataFrame({"method": m, "violation level": violation_level(report, m).cpu().numpy(),
+                                             **{k: v.cpu().numpy() for k, v in per_sentence[m].items()}})[valid]
                                for m in per_instance], ignore_index=True)
     extra = [{"method": m, "violation": report.ratio(m),
               "comprehensiveness": float(per_sentence[m]["comprehensiveness"].mean()),
               "sufficiency": float(per_sentence[m]["sufficiency"].mean()),
               "AUC-TP": float(per_sentence[m]["auc_tp"].mean()),  # = the test set's AUC-TP
-              "rank correlation with LOO": float(np.nanmean(per_sentence[m]["rank_correlation"].numpy())),
+              "rank correlation with LOO": float(np.nanmean(per_sentence[m]["rank_correlation"].cpu().numpy())),
               "decision flip rate": decision_flip_rate(model, data.tokens, data.mask, weights[m])}
              for m in (measured if companions else [])]
     return Comparison(weights, report, table, pd.DataFrame(extra), instances)
@@ -107,3 +109,14 @@ def level_shifts(instances: pd.DataFrame, metrics: Sequence[str] = tuple(PER_SEN
     table = pd.DataFrame(rows)
     table["shift"] = table["median, violating"] - table["median, non-violating"]
     return table
+
+
+def rank_agreement(weights: Mapping[str, torch.Tensor], mask: torch.Tensor, pairs: Sequence[tuple[str, str]],
+                   method: str = "kendall"):
+    """Per-sentence :func:`rank_correlation` for each pair of named weightings: a DataFrame with one row per
+    sentence and one column ``"a vs b"`` per pair (NaN where a sentence has no ranking to compare)."""
+    missing = sorted({name for pair in pairs for name in pair} - set(weights))
+    if missing:
+        raise KeyError(f"no weights named {missing}; the weightings given are {list(weights)}")
+    return pd.DataFrame({f"{a} vs {b}": rank_correlation(weights[a], weights[b], mask, method).cpu().numpy()
+                         for a, b in pairs})

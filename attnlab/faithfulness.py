@@ -2,6 +2,9 @@
 
 All functions are batched: they take ``(B, T)`` weight tensors and the ``(B, T)`` mask of real tokens
 and compare every sentence at once, without a Python loop over sentences.
+
+Functions that run a model move their inputs to the model's device (:func:`attnlab.device.model_device`)
+and return their tensors on the device of ``tokens``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import torch
 from . import validate
 from .batching import by_length
 from .data import check_padded
+from .device import model_device, to_device
 from .models import REMOVAL_OPERATORS
 
 #: Bins of the companion metrics, as in Liu et al. (2022) and ERASER (DeYoung et al. 2020).
@@ -39,6 +43,8 @@ def rank_correlation(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor,
     validate.choice("method", method, ("kendall", "spearman"))
     validate.finite("a", a, mask)
     validate.finite("b", b, mask)
+    if a.device.type == "mps":  # MPS has no float64: computed on the CPU, returned on the inputs' device
+        return rank_correlation(a.cpu(), b.cpu(), mask.cpu(), method).to(a.device)
     a, b = a.double(), b.double()
     if method == "kendall":
         pair = mask[:, :, None] & mask[:, None, :]
@@ -56,19 +62,6 @@ def rank_correlation(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor,
         den = torch.sqrt((ra ** 2).sum(1) * (rb ** 2).sum(1))
         return torch.where(den > 0, (ra * rb).sum(1) / den.clamp_min(1e-12), torch.nan)
     raise ValueError(f"unknown method {method!r}; choose 'kendall' or 'spearman'")
-
-
-def rank_agreement(weights: Mapping[str, torch.Tensor], mask: torch.Tensor, pairs: Sequence[tuple[str, str]],
-                   method: str = "kendall"):
-    """Per-sentence :func:`rank_correlation` for each pair of named weightings: a DataFrame with one row per
-    sentence and one column ``"a vs b"`` per pair (NaN where a sentence has no ranking to compare)."""
-    import pandas as pd
-
-    missing = sorted({name for pair in pairs for name in pair} - set(weights))
-    if missing:
-        raise KeyError(f"no weights named {missing}; the weightings given are {list(weights)}")
-    return pd.DataFrame({f"{a} vs {b}": rank_correlation(weights[a], weights[b], mask, method).numpy()
-                         for a, b in pairs})
 
 
 def _ranks(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -95,14 +88,16 @@ def probs_after_removal(model, tokens: torch.Tensor, mask: torch.Tensor, remove:
     """
     chunk_size = validate.integer("chunk_size", chunk_size, minimum=1)
     validate.choice("removal operator", operator, REMOVAL_OPERATORS)
+    given_on, device = tokens.device, model_device(model, tokens)
+    tokens, mask, remove = to_device((tokens, mask, remove), device)
     probs = None
     for idx, width in by_length(mask, chunk_size):
         part = model.forward_removed(tokens[idx, :width], mask[idx, :width], remove[idx, :width],
                                      operator).probs
         if probs is None:
-            probs = torch.empty(len(tokens), part.shape[1])
+            probs = torch.empty(len(tokens), part.shape[1], device=part.device)
         probs[idx] = part
-    return probs
+    return probs.to(given_on)
 
 
 def _prob_of(probs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -119,7 +114,7 @@ def _check_weights(weights: Mapping[str, torch.Tensor], mask: torch.Tensor) -> N
             raise TypeError(f"weights of {name!r} must be a torch.Tensor, got {type(w).__name__}")
         if w.shape != mask.shape:
             raise ValueError(f"weights of {name!r} have shape {tuple(w.shape)}, expected {tuple(mask.shape)}")
-        if not bool(torch.isfinite(w.detach())[mask].all()):
+        if not bool(torch.isfinite(w.detach())[mask.to(w.device)].all()):
             raise ValueError(f"weights of {name!r} hold NaN or infinite values on real tokens; a NaN would count "
                              "as 'no violation' (the best score): fix the method before testing it")
 
@@ -149,11 +144,12 @@ def top_fraction_mask(weights: torch.Tensor, mask: torch.Tensor, fraction: float
     """
     validate.number("fraction", fraction, minimum=0.0, maximum=1.0)
     lengths = mask.sum(1)
-    k = torch.clamp(torch.ceil(fraction * lengths.double()).long(), min=1)
+    # (k in float64 on the CPU: MPS has none, and float32 would round e.g. ceil(0.1 * 30) differently)
+    k = torch.clamp(torch.ceil(fraction * lengths.cpu().double()).long(), min=1).to(lengths.device)
     if leave_one:
         k = torch.minimum(k, lengths - 1)
     order = weights.masked_fill(~mask, float("-inf")).argsort(dim=1, descending=True, stable=True)
-    rank = torch.empty_like(order).scatter_(1, order, torch.arange(mask.shape[1]).expand_as(order))
+    rank = torch.empty_like(order).scatter_(1, order, torch.arange(mask.shape[1], device=mask.device).expand_as(order))
     return (rank < k[:, None]) & mask
 
 
@@ -223,6 +219,9 @@ def violation_test(model, tokens: torch.Tensor, mask: torch.Tensor,
     validate.integer("chunk_size", chunk_size, minimum=1)
     _check_target(model, target, tokens)
     model.eval()
+    given_on, device = tokens.device, model_device(model, tokens)
+    tokens, mask, target = to_device((tokens, mask, target), device)
+    weights = {name: w.to(device) for name, w in weights.items()}
     with torch.no_grad():
         full = model(tokens, mask).probs
     target = full.argmax(-1) if target is None else target
@@ -235,9 +234,9 @@ def violation_test(model, tokens: torch.Tensor, mask: torch.Tensor,
         top_w[name] = weights[name].gather(1, pos[:, None]).squeeze(1)
         top_pos.append(torch.where(valid, pos, -1))  # single-token sentences: nothing is removed
     # Methods often agree on x*: each distinct (sentence, x*) pair is run once and shared.
-    sentence = torch.arange(B).repeat(len(methods))
+    sentence = torch.arange(B, device=device).repeat(len(methods))
     pairs, pair_of_row = torch.unique(torch.stack([sentence, torch.cat(top_pos)], 1), dim=0, return_inverse=True)
-    remove = torch.zeros(len(pairs), T, dtype=torch.bool)
+    remove = torch.zeros(len(pairs), T, dtype=torch.bool, device=device)
     removes_one = pairs[:, 1] >= 0
     remove[torch.nonzero(removes_one).squeeze(1), pairs[removes_one, 1]] = True
     report = ViolationReport(methods, list(operators), valid, top_w)
@@ -251,6 +250,15 @@ def violation_test(model, tokens: torch.Tensor, mask: torch.Tensor,
             delta = p_full - p_removed[m * B:(m + 1) * B]
             report.delta[(name, op)] = delta
             report.violates[(name, op)] = (top_w[name] * delta < 0) & valid
+    return _report_on(report, given_on)
+
+
+def _report_on(report: ViolationReport, device: torch.device) -> ViolationReport:
+    """The report with every tensor on ``device`` (the device the tokens came on)."""
+    report.valid = report.valid.to(device)
+    report.top_weight = {k: v.to(device) for k, v in report.top_weight.items()}
+    report.delta = {k: v.to(device) for k, v in report.delta.items()}
+    report.violates = {k: v.to(device) for k, v in report.violates.items()}
     return report
 
 
@@ -284,8 +292,10 @@ def comprehensiveness(model, tokens, mask, weights: torch.Tensor, *,
     fractions = validate.fractions("fractions", fractions)
     _check_operator_and_chunk(operator, chunk_size)
     _check_target(model, target, tokens)
+    given_on = tokens.device
+    tokens, mask, weights, target = to_device((tokens, mask, weights, target), model_device(model, tokens))
     drops, _, _ = _drops_over_fractions(model, tokens, mask, weights, fractions, False, operator, target, chunk_size)
-    return drops.mean(0)
+    return drops.mean(0).to(given_on)
 
 
 def sufficiency(model, tokens, mask, weights: torch.Tensor, *,
@@ -298,8 +308,10 @@ def sufficiency(model, tokens, mask, weights: torch.Tensor, *,
     fractions = validate.fractions("fractions", fractions)
     _check_operator_and_chunk(operator, chunk_size)
     _check_target(model, target, tokens)
+    given_on = tokens.device
+    tokens, mask, weights, target = to_device((tokens, mask, weights, target), model_device(model, tokens))
     drops, _, _ = _drops_over_fractions(model, tokens, mask, weights, fractions, True, operator, target, chunk_size)
-    return drops.mean(0)
+    return drops.mean(0).to(given_on)
 
 
 def auc_tp(model, tokens, mask, weights: torch.Tensor, labels: torch.Tensor, *,
@@ -315,9 +327,10 @@ def auc_tp(model, tokens, mask, weights: torch.Tensor, labels: torch.Tensor, *,
     _check_operator_and_chunk(operator, chunk_size)
     n_classes = validate.n_classes_of(model)
     validate.class_labels("labels", labels, n_classes if n_classes else int(labels.max()) + 1, len(tokens))
+    tokens, mask, weights, labels = to_device((tokens, mask, weights, labels), model_device(model, tokens))
     _, probs, _ = _drops_over_fractions(model, tokens, mask, weights, fractions, False, operator, None, chunk_size)
     F = len(fractions)
-    zero = torch.tensor([f == 0 for f in fractions])
+    zero = torch.tensor([f == 0 for f in fractions], device=probs.device)
     preds = probs.argmax(-1).reshape(F, -1)
     with torch.no_grad():
         preds[zero] = model(tokens, mask).logits.argmax(-1)  # k = 0 removes nothing
@@ -345,6 +358,8 @@ def per_sentence_metrics(model, tokens, mask, weights: torch.Tensor, labels: tor
     if labels is not None:
         n_classes = validate.n_classes_of(model)
         validate.class_labels("labels", labels, n_classes if n_classes else int(labels.max()) + 1, len(tokens))
+    given_on = tokens.device
+    tokens, mask, weights, labels = to_device((tokens, mask, weights, labels), model_device(model, tokens))
     deleted = [f for f in AUC_TP_FRACTIONS if f > 0] if labels is not None else list(COMPREHENSIVENESS_FRACTIONS)
     drops, probs, target = _drops_over_fractions(model, tokens, mask, weights, deleted, False, operator, None,
                                                  chunk_size)
@@ -357,7 +372,7 @@ def per_sentence_metrics(model, tokens, mask, weights: torch.Tensor, labels: tor
         right = torch.cat([(target == labels)[None], probs.argmax(-1).reshape(len(deleted), -1) == labels[None]]).float()
         area = sum((xs[i + 1] - xs[i]) * (right[i] + right[i + 1]) / 2 for i in range(len(xs) - 1))
         out["auc_tp"] = (area / (xs[-1] - xs[0])).clamp(0.0, 1.0)  # clamp: float rounding only
-    return out
+    return {name: value.to(given_on) for name, value in out.items()}
 
 
 def decision_flip_rate(model, tokens, mask, weights: torch.Tensor, *, operator: str = "slice_out",
@@ -370,8 +385,9 @@ def decision_flip_rate(model, tokens, mask, weights: torch.Tensor, *, operator: 
     valid = mask.sum(1) > 1
     if not bool(valid.any()):
         raise ValueError("no sentence has two or more tokens: removing the top token would leave nothing")
+    tokens, mask, weights, valid = to_device((tokens, mask, weights, valid), model_device(model, tokens))
     remove = torch.zeros_like(mask)
-    remove[torch.arange(len(mask)), top_feature(weights, mask)] = True
+    remove[torch.arange(len(mask), device=mask.device), top_feature(weights, mask)] = True
     remove &= valid[:, None]
     with torch.no_grad():
         before = model(tokens, mask).logits.argmax(-1)

@@ -40,9 +40,12 @@ _ACTIVE: contextvars.ContextVar[Intervention | None] = contextvars.ContextVar("a
 
 def shuffle_within(weights: torch.Tensor, allowed: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Each row's weights moved to a random order of its allowed positions (last dimension): the same
-    set of weights — so the same peakedness — on other targets. ``allowed`` broadcasts to ``weights``."""
+    set of weights — so the same peakedness — on other targets. ``allowed`` broadcasts to ``weights``.
+    ``generator`` is a CPU generator whatever the device of ``weights`` (the random keys are drawn on the
+    CPU and moved)."""
     allowed = allowed.expand_as(weights)
-    keys = torch.rand(allowed.shape, generator=generator).masked_fill(~allowed, float("inf"))
+    # cpu: the keys are drawn from the (CPU) generator and moved, so a seed gives the same shuffle on every device
+    keys = torch.rand(allowed.shape, generator=generator).to(allowed.device).masked_fill(~allowed, float("inf"))
     shuffled = keys.argsort(-1)  # allowed positions in random order, then the rest
     natural = torch.argsort((~allowed).to(torch.int8), dim=-1, stable=True)  # allowed positions in order
     return torch.zeros_like(weights).scatter(-1, natural, weights.gather(-1, shuffled))
@@ -59,8 +62,8 @@ def apply_override(override, weights: torch.Tensor, receivable: torch.Tensor, to
     ``tokens`` parameter."""
     if override is None:
         return weights
-    if not callable(override):
-        return override
+    if not callable(override):  # a tensor: on the model's device (.to keeps it differentiable)
+        return override.to(weights.device) if isinstance(override, torch.Tensor) else override
     try:
         takes_tokens = "tokens" in inspect.signature(override).parameters
     except (TypeError, ValueError):  # a builtin without a signature
@@ -78,9 +81,9 @@ def permuted_attention(seed: int = 0) -> Callable[[torch.Tensor, torch.Tensor], 
     """An override that shuffles each sentence's attention weights among its own real tokens.
 
     The set of weights (and so how peaked the distribution is) stays the same; only *which* token gets
-    which weight changes. The shuffles are random but fixed by ``seed``.
+    which weight changes. The shuffles are random but fixed by ``seed`` (the same on every device).
     """
-    generator = torch.Generator().manual_seed(validate.integer("seed", seed, minimum=0))
+    generator = torch.Generator().manual_seed(validate.integer("seed", seed, minimum=0))  # cpu: see shuffle_within
 
     def permute(attention: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return shuffle_within(attention, mask, generator)
@@ -168,7 +171,7 @@ def uniform(layers: Sequence[int] | None = None) -> Intervention:
 def permuted(seed: int = 0, layers: Sequence[int] | None = None) -> Intervention:
     """Each attention row's weights are shuffled among its allowed keys (same peakedness, other
     targets), with a fresh random permutation per row, head and layer, fixed by ``seed``."""
-    generator = torch.Generator().manual_seed(validate.integer("seed", seed, minimum=0))
+    generator = torch.Generator().manual_seed(validate.integer("seed", seed, minimum=0))  # cpu: see shuffle_within
 
     def apply(layer, weights, allowed):
         return shuffle_within(weights, allowed, generator)
@@ -189,6 +192,6 @@ def frozen(maps: Sequence[torch.Tensor], layers: Sequence[int] | None = None) ->
         if maps[layer].shape != weights.shape:
             raise ValueError(f"recorded map of layer {layer} has shape {tuple(maps[layer].shape)}, "
                              f"the model computes {tuple(weights.shape)}: record it on the same batch")
-        return maps[layer]
+        return maps[layer].to(weights.device)
 
     return LayerIntervention(apply, layers, "frozen")

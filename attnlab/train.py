@@ -4,6 +4,10 @@
 evaluates on the dev split after every epoch, stops early when dev accuracy has not improved for
 ``patience`` epochs and restores the best weights. The same seed gives the same model.
 
+Training and prediction run on the model's device (move the model there first, e.g.
+``attnlab.device.to_device(model)``); batches are moved to it, and predictions come back on the batch's
+device.
+
 Weights are stored with ``safetensors`` (a plain tensor format: loading it cannot run code, unlike
 unpickling) together with the model's constructor arguments.
 """
@@ -25,6 +29,7 @@ from tqdm.auto import tqdm
 from . import validate
 from ._io import atomic_write
 from .data import Batch
+from .device import check_device, model_device
 from .models import AttentionClassifier, BagOfWordsClassifier
 
 
@@ -72,6 +77,9 @@ def fit(model: nn.Module, train: Batch, dev: Batch | None = None, *, epochs: int
     (only a strictly better dev accuracy replaces the best weights), so the returned model is exactly the
     one the full run would return, without training the remaining epochs for nothing. Off by default:
     the history is shorter and the random state after ``fit`` differs from a full run.
+
+    Training runs on the model's device: ``train`` is moved there once (``dev`` batch by batch, see
+    :func:`accuracy`).
     """
     if not isinstance(train, Batch) or (dev is not None and not isinstance(dev, Batch)):
         raise TypeError("fit takes Batch objects for train and dev (see attnlab.data.encode)")
@@ -95,6 +103,7 @@ def fit(model: nn.Module, train: Batch, dev: Batch | None = None, *, epochs: int
         if dev is not None:
             validate.class_labels("dev labels", dev.labels, n_classes, len(dev))
     set_seed(seed)
+    train = train.to(model_device(model, train.tokens))
     forward_kwargs = forward_kwargs or {}
     params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
@@ -112,7 +121,7 @@ def fit(model: nn.Module, train: Batch, dev: Batch | None = None, *, epochs: int
             if loss_weights is None:
                 loss = losses.mean()
             else:
-                weights = _checked_weights(loss_weights(batch, output), len(batch))
+                weights = _checked_weights(loss_weights(batch, output), len(batch), losses.device)
                 loss = (weights * losses).sum() / weights.sum().clamp_min(1e-12)
             if not bool(torch.isfinite(loss)):
                 raise FloatingPointError(
@@ -145,9 +154,9 @@ def fit(model: nn.Module, train: Batch, dev: Batch | None = None, *, epochs: int
     return history
 
 
-def _checked_weights(weights, n: int) -> torch.Tensor:
+def _checked_weights(weights, n: int, device: torch.device | None = None) -> torch.Tensor:
     try:
-        weights = torch.as_tensor(weights, dtype=torch.float32).detach()
+        weights = torch.as_tensor(weights, dtype=torch.float32, device=device).detach()
     except (TypeError, ValueError) as exc:
         raise TypeError(f"loss_weights must return numbers, one per example ({exc})") from exc
     if weights.shape != (n,):
@@ -161,13 +170,18 @@ def _checked_weights(weights, n: int) -> torch.Tensor:
 
 @torch.no_grad()
 def predict_proba(model: nn.Module, data: Batch, batch_size: int = 256, **forward_kwargs) -> torch.Tensor:
-    """Class probabilities ``(N, C)`` for every sentence of ``data``, in order."""
+    """Class probabilities ``(N, C)`` for every sentence of ``data``, in order (computed on the model's
+    device, returned on ``data``'s)."""
     if not isinstance(data, Batch):
         raise TypeError(f"predict_proba takes a Batch (see attnlab.data.encode), got {type(data).__name__}")
     batch_size = validate.integer("batch_size", batch_size, minimum=1)
     model.eval()
-    return torch.cat([model(b.tokens, b.mask, **forward_kwargs).probs
-                      for b in data.batches(batch_size)])
+    device = model_device(model, data.tokens)
+    probs = []
+    for batch in data.batches(batch_size):
+        batch = batch.to(device)
+        probs.append(model(batch.tokens, batch.mask, **forward_kwargs).probs)
+    return torch.cat(probs).to(data.device)
 
 
 def accuracy(model: nn.Module, data: Batch, batch_size: int = 256, **forward_kwargs) -> float:
@@ -195,7 +209,7 @@ def _digest(class_name: str, config_json: str, state: dict[str, torch.Tensor]) -
     for name in sorted(state):
         tensor = state[name].detach().contiguous().cpu()
         digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}\n".encode())
-        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")  # cpu: .cpu() above
     return digest.hexdigest()
 
 
@@ -210,7 +224,7 @@ def save_model(model: nn.Module, path: str | os.PathLike) -> Path:
     name = type(model).__name__
     if name not in _MODEL_CLASSES or not hasattr(model, "config"):
         raise TypeError(f"save_model saves the kit's models ({sorted(_MODEL_CLASSES)}), not {name}")
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     config = json.dumps(model.config, sort_keys=True)
     meta = {"class": name, "config": config, "sha256": _digest(name, config, state)}
     path = Path(path)
@@ -240,8 +254,9 @@ def _checked_config(cls, config) -> dict:
     return config
 
 
-def load_model(path: str | os.PathLike) -> nn.Module:
-    """Rebuild a model written by :func:`save_model`; no pickled code is ever executed.
+def load_model(path: str | os.PathLike, device: str | torch.device | None = None) -> nn.Module:
+    """Rebuild a model written by :func:`save_model`; no pickled code is ever executed. The model is on
+    the CPU, or on ``device`` if given (e.g. :func:`attnlab.device.pick_device()`).
 
     The file's SHA-256 of class, config and weights must match the one written at save time, and the
     config must fit the model class: anything else is refused with a message.
@@ -276,4 +291,4 @@ def load_model(path: str | os.PathLike) -> nn.Module:
         model.load_state_dict(state)
     except RuntimeError as exc:
         raise ValueError(f"{path}: the weights do not fit a {cls.__name__} built from the saved config ({exc})") from exc
-    return model.eval()
+    return model.eval() if device is None else model.to(check_device(device)).eval()

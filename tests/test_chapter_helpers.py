@@ -10,8 +10,9 @@ import torch
 from conftest import make_model
 
 from attnlab.checklist import Checklist, Verdict, record_checklist
+from attnlab.comparison import rank_agreement
 from attnlab.counterfactual import counterfactual_attention
-from attnlab.faithfulness import rank_agreement, rank_correlation
+from attnlab.faithfulness import rank_correlation
 from attnlab.interventions import permuted_attention, uniform_attention
 from attnlab.plausibility import CATEGORIES, LOOKS_RIGHT, LOOKS_WRONG, UNKNOWN, top_token_verdicts
 from attnlab.train import accuracy, predict_proba

@@ -6,8 +6,9 @@ Every model, explanation method and the violation test take a :class:`Batch` (or
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -34,11 +35,12 @@ class Batch:
         if self.labels is not None:
             checked = _checked_labels(self.labels, self.tokens.shape[0])
             if not (isinstance(self.labels, torch.Tensor) and self.labels.dtype == torch.long):
-                self.labels = torch.from_numpy(np.array(checked, dtype=np.int64))
+                # cpu: checked as NumPy, then put beside the tokens
+                self.labels = torch.from_numpy(np.array(checked, dtype=np.int64)).to(self.tokens.device)
 
     @classmethod
     def from_ids(cls, id_lists: Sequence[Sequence[int]], labels=None, *,
-                 num_classes: int | None = None) -> "Batch":
+                 num_classes: int | None = None) -> Batch:
         """A padded batch of lists of token ids (ids >= 0); with ``num_classes``, labels must be below it."""
         if isinstance(id_lists, (str, bytes)) or not hasattr(id_lists, "__len__"):
             raise TypeError(f"id_lists must be a list of token-id lists, got {_short(id_lists)}")
@@ -52,7 +54,7 @@ class Batch:
                     f"({type(ids).__name__}). One sentence: Batch.from_ids([[2, 3, 4]]); text: encode it "
                     "first, vocab.encode(tokenize(text))")
             try:
-                row = torch.as_tensor(ids)
+                row = torch.as_tensor(ids)  # cpu: batches are built on the CPU; Batch.to moves them
             except (TypeError, ValueError, RuntimeError) as exc:
                 raise TypeError(f"sentence {i}: token ids must be whole numbers, got {_short(ids)}") from exc
             if len(ids) == 0:
@@ -63,13 +65,14 @@ class Batch:
                 raise TypeError(f"token ids must be whole numbers; sentence {i} holds {_short(ids)} ({row.dtype})")
             rows.append(row.long())
         lengths = [len(row) for row in rows]
-        tokens = torch.zeros(len(rows), max(lengths), dtype=torch.long)
+        tokens = torch.zeros(len(rows), max(lengths), dtype=torch.long)  # cpu: built on the CPU (Batch.to)
         for r, row in enumerate(rows):
             tokens[r, : len(row)] = row
-        mask = torch.arange(tokens.shape[1]) < torch.as_tensor(lengths)[:, None]
+        mask = torch.arange(tokens.shape[1]) < torch.as_tensor(lengths)[:, None]  # cpu: built on the CPU (Batch.to)
         if labels is not None:
             if num_classes is not None:
                 num_classes = _check_int("num_classes", num_classes, minimum=1)
+            # cpu: batches are built on the CPU (Batch.to moves them)
             labels = torch.from_numpy(np.array(_checked_labels(labels, len(rows), num_classes), dtype=np.int64))
         return cls(tokens, mask, labels)
 
@@ -80,7 +83,23 @@ class Batch:
     def lengths(self) -> torch.Tensor:
         return self.mask.sum(1)
 
-    def __getitem__(self, index) -> "Batch":
+    @property
+    def device(self) -> torch.device:
+        """The device the batch's tensors are on."""
+        return self.tokens.device
+
+    def to(self, device) -> Batch:
+        """This batch with its tokens, mask and labels on ``device`` (e.g. ``"cuda"``, or a model's
+        device: see :func:`attnlab.device.to_device`); the batch itself if it is there already."""
+        tokens = self.tokens.to(device)
+        if tokens is self.tokens:  # already there
+            return self
+        moved = copy.copy(self)  # already checked: no need to check (and synchronise) again
+        moved.tokens, moved.mask = tokens, self.mask.to(device)
+        moved.labels = None if self.labels is None else self.labels.to(device)
+        return moved
+
+    def __getitem__(self, index) -> Batch:
         try:
             tokens, mask = self.tokens[index], self.mask[index]
         except IndexError as exc:
@@ -95,7 +114,7 @@ class Batch:
         labels = None if self.labels is None else self.labels[index].reshape(-1)
         return Batch(tokens[:, :width], mask[:, :width], labels)
 
-    def batches(self, batch_size: int, shuffle: bool = False, seed: int | None = None) -> Iterator["Batch"]:
+    def batches(self, batch_size: int, shuffle: bool = False, seed: int | None = None) -> Iterator[Batch]:
         """Mini-batches. With ``shuffle``, sentences of similar length are grouped (less padding,
         faster recurrent encoders) and the order of the groups is random but fixed by ``seed``."""
         batch_size = _check_int("batch_size", batch_size, minimum=1)
@@ -105,16 +124,16 @@ class Batch:
             for start in range(0, n, batch_size):
                 yield self[start:start + batch_size]
             return
-        gen = torch.Generator().manual_seed(0 if seed is None else int(seed))
-        order = torch.randperm(n, generator=gen)
+        gen = torch.Generator().manual_seed(0 if seed is None else int(seed))  # cpu: same order on every device
+        order = torch.randperm(n, generator=gen).to(self.tokens.device)  # cpu: drawn on the CPU, then moved
         chunk = batch_size * 50  # sort by length inside chunks of 50 batches
         groups = []
         for start in range(0, n, chunk):
             idx = order[start:start + chunk]
             idx = idx[torch.argsort(self.lengths[idx], stable=True)]
             groups += [idx[i:i + batch_size] for i in range(0, len(idx), batch_size)]
-        for g in torch.randperm(len(groups), generator=gen).tolist():
-            yield self[groups[g]]
+        for g in torch.randperm(len(groups), generator=gen).tolist():  # cpu: the CPU generator, as above
+            yield self[groups[g].to(self.tokens.device)]
 
 
 def check_padded(tokens: torch.Tensor, mask: torch.Tensor) -> None:

@@ -11,6 +11,7 @@ import string
 import torch
 
 from ..data import check_padded
+from ..device import model_device
 from ..models import CONTENT_OFFSET
 
 
@@ -33,7 +34,9 @@ def attention_share_by_layer(model, tokens: torch.Tensor, mask: torch.Tensor,
     import pandas as pd
 
     check_padded(tokens, mask)
-    punctuation = torch.zeros_like(mask) if punctuation is None else punctuation & mask
+    device = model_device(model, tokens)  # the model's device; the table is plain numbers
+    tokens, mask = tokens.to(device), mask.to(device)
+    punctuation = torch.zeros_like(mask) if punctuation is None else punctuation.to(device) & mask
     model.eval()
     totals, count = None, 0.0
     for start in range(0, len(tokens), batch_size):

@@ -14,12 +14,13 @@ def _uniform_hash(tokens: torch.Tensor, seed: int) -> torch.Tensor:
     They do not depend on how the sentences are batched, and a rerun gives the same numbers.
     """
     seed = validate.integer("seed", seed, minimum=0)
-    ids = tokens.double()
-    sentence = (ids * torch.arange(1, tokens.shape[1] + 1)).sum(1, keepdim=True)
-    position = torch.arange(tokens.shape[1], dtype=torch.float64)
+    # cpu: computed in float64 on the CPU (MPS has no float64; the same numbers on every device), then moved
+    ids = tokens.detach().cpu().double()
+    sentence = (ids * torch.arange(1, tokens.shape[1] + 1)).sum(1, keepdim=True)  # cpu: see above
+    position = torch.arange(tokens.shape[1], dtype=torch.float64)  # cpu: see above
     h = torch.sin(ids * 12.9898 + position * 78.233 + sentence * 0.618034 + seed * 37.719) * 43758.5453
     # clamped below 1 so that rounding the float64 fraction to float32 cannot give exactly 1.0
-    return (h - torch.floor(h)).clamp(max=1 - 2 ** -24).float()
+    return (h - torch.floor(h)).clamp(max=1 - 2 ** -24).float().to(tokens.device)
 
 
 @register("random", signed=False, needs=(), label="Random", reference="liu2022rethinking")

@@ -53,8 +53,8 @@ def integrated_gradients(model, tokens, mask, target, steps: int = 20, chunk_siz
     chunk_size = validate.integer("chunk_size", chunk_size, minimum=1)
     B, T = tokens.shape
     embeds = model.embed(tokens).detach()
-    alphas = torch.linspace(0.0, 1.0, steps + 1)
-    trapezoid = torch.ones(steps + 1)
+    alphas = torch.linspace(0.0, 1.0, steps + 1, device=embeds.device)
+    trapezoid = torch.ones(steps + 1, device=embeds.device)
     trapezoid[0] = trapezoid[-1] = 0.5
     # rows ordered (step, instance): row k*B + i is instance i scaled by alphas[k]
     scaled = (alphas[:, None, None, None] * embeds[None]).reshape(-1, T, embeds.shape[-1])

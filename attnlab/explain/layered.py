@@ -79,7 +79,7 @@ def rollout_from(attentions: Sequence[torch.Tensor], residual: bool = True) -> t
     for maps in attentions:
         a = maps.mean(1)
         if residual:
-            a = 0.5 * a + 0.5 * torch.eye(a.shape[-1], dtype=a.dtype)
+            a = 0.5 * a + 0.5 * torch.eye(a.shape[-1], dtype=a.dtype, device=a.device)
             a = a / a.sum(-1, keepdim=True)
         result = a if result is None else a @ result
     return result
@@ -98,7 +98,7 @@ def genatt_from(attentions: Sequence[torch.Tensor], gradients: Sequence[torch.Te
     if any(a.shape != g.shape for a, g in zip(attentions, gradients)):
         raise ValueError("each gradient must have the shape of its attention map")
     B, _, S, _ = attentions[0].shape
-    relevance = torch.eye(S, dtype=attentions[0].dtype).expand(B, S, S)
+    relevance = torch.eye(S, dtype=attentions[0].dtype, device=attentions[0].device).expand(B, S, S)
     for a, g in zip(attentions, gradients):
         e = (g * a).clamp_min(0).mean(1)
         relevance = relevance + e @ relevance

@@ -37,6 +37,7 @@ import torch
 from .. import validate
 from ..batching import by_length
 from ..data import Batch, check_padded
+from ..device import model_device
 from ..models import CAPABILITIES, capabilities
 
 ExplanationMethod = Callable[..., torch.Tensor]
@@ -171,8 +172,8 @@ def _shared_result(name: str, compute, model, tokens, mask, target):
     """``compute(model, tokens, mask, target)``, computed once per chunk while :func:`explain_all` runs."""
     if _shared is None:
         return compute(model, tokens, mask, target)
-    key = (name, id(model), tuple(tokens.shape), tokens.numpy().tobytes(), mask.numpy().tobytes(),
-           target.numpy().tobytes())
+    key = (name, id(model), tuple(tokens.shape), tokens.cpu().numpy().tobytes(), mask.cpu().numpy().tobytes(),
+           target.cpu().numpy().tobytes())
     if key not in _shared:
         _shared[key] = compute(model, tokens, mask, target)
     return _shared[key]
@@ -187,6 +188,8 @@ def explain(method: str, model, batch: Batch | torch.Tensor, mask: torch.Tensor 
     through a recurrent encoder is several times faster on small, tightly padded batches than on one
     huge batch (:func:`attnlab.batching.by_length`). ``options`` go to the method (e.g. ``steps=`` for
     integrated gradients). A method that does not apply to ``model`` is refused (see :func:`methods_for`).
+    The method runs on the model's device (:func:`attnlab.device.model_device`); the weights come back on
+    the device of ``tokens``.
     """
     if not isinstance(method, str) or method not in METHODS:
         raise KeyError(f"unknown explanation method {method!r}; registered: {sorted(METHODS)}")
@@ -199,30 +202,35 @@ def explain(method: str, model, batch: Batch | torch.Tensor, mask: torch.Tensor 
         implementation(model, tokens, mask, target)  # raises: says what the method needs
     batch_size = validate.integer("batch_size", batch_size, minimum=1)
     model.eval()
+    given_on, device = tokens.device, model_device(model, tokens)
+    tokens, mask = tokens.to(device), mask.to(device)
     if target is None:
         target = predicted_class(model, tokens, mask)
     else:
         n_classes = validate.n_classes_of(model)
         validate.class_labels("target", target, n_classes if n_classes else int(target.max()) + 1, len(tokens))
-    weights = torch.zeros(tokens.shape)
+        target = target.to(device)
+    weights = torch.zeros(tokens.shape, device=device)
     for idx, width in by_length(mask, batch_size):
         chunk = implementation(model, tokens[idx, :width], mask[idx, :width], target[idx], **options)
         if not isinstance(chunk, torch.Tensor) or tuple(chunk.shape) != (len(idx), width):
             raise ValueError(f"explanation method {method!r} returned "
                              f"{tuple(chunk.shape) if isinstance(chunk, torch.Tensor) else type(chunk).__name__}"
                              f", expected a tensor of shape ({len(idx)}, {width}): one weight per token")
-        weights[idx, :width] = chunk.detach().float()
+        weights[idx, :width] = chunk.detach().float().to(device)
     weights = weights.masked_fill(~mask, 0.0)
     if not bool(torch.isfinite(weights).all()):
         bad = int((~torch.isfinite(weights)).any(1).sum())
         raise ValueError(f"explanation method {method!r} returned NaN or infinite weights for {bad} sentence(s); "
                          "an explanation must be finite (a NaN would pass the violation test as 'no violation')")
-    return weights
+    return weights.to(given_on)
 
 
 @torch.no_grad()
 def predicted_class(model, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return model(tokens, mask).logits.argmax(-1)
+    """The model's predicted class ``(B,)`` (computed on the model's device, returned on the tokens')."""
+    device = model_device(model, tokens)
+    return model(tokens.to(device), mask.to(device)).logits.argmax(-1).to(tokens.device)
 
 
 def target_prob(output, target: torch.Tensor) -> torch.Tensor:
@@ -237,7 +245,7 @@ def explain_all(model, batch: Batch, methods=None, *, options: dict[str, dict] |
 
     The predicted class is computed once and shared, so every method explains the same ŷ.
     ``options`` maps a method name to keyword options for it (e.g. ``{"integrated_gradients":
-    {"steps": 10}}``).
+    {"steps": 10}}``). The weights are on the batch's device (see :func:`explain`).
     """
     if isinstance(methods, str):
         raise TypeError(f"methods must be a list of method names, got the string {methods!r}; write [{methods!r}]")
@@ -256,12 +264,14 @@ def explain_all(model, batch: Batch, methods=None, *, options: dict[str, dict] |
     stray = [name for name in options if name not in methods]
     if stray:
         raise ValueError(f"options given for methods that are not run: {stray}; methods: {methods}")
+    given_on = batch.device
+    batch = batch.to(model_device(model, batch.tokens))  # moved once, not once per method
     target = predicted_class(model, batch.tokens, batch.mask)
     global _shared
     outer, _shared = _shared, ({} if _shared is None else _shared)
     try:  # the methods share gradients they all need (computed once per chunk of sentences)
         return {name: explain(name, model, batch, target=target, batch_size=batch_size,
-                             **options.get(name, {}))
+                             **options.get(name, {})).to(given_on)
                 for name in methods}
     finally:
         _shared = outer

@@ -22,11 +22,11 @@ def leave_one_out(model, tokens, mask, target, operator: str = "slice_out", chun
     chunk_size = validate.integer("chunk_size", chunk_size, minimum=1)
     B, T = tokens.shape
     rows, cols = torch.nonzero(mask & (mask.sum(1, keepdim=True) > 1), as_tuple=True)
-    drops = torch.zeros(B, T)
+    drops = torch.zeros(B, T, device=tokens.device)
     if len(rows) == 0:  # only one-token sentences: nothing can be removed
         return drops
-    remove = torch.zeros(len(rows), T, dtype=torch.bool)
-    remove[torch.arange(len(rows)), cols] = True
+    remove = torch.zeros(len(rows), T, dtype=torch.bool, device=tokens.device)
+    remove[torch.arange(len(rows), device=tokens.device), cols] = True
     with torch.no_grad():
         full = target_prob(model(tokens, mask), target)
     removed = probs_after_removal(model, tokens[rows], mask[rows], remove, operator, chunk_size)

@@ -98,6 +98,7 @@ class AttentionClassifier(RemovalMixin, nn.Module):
             self.att_proj = nn.Linear(self.value_dim, hidden_dim)
             self.att_vector = nn.Linear(hidden_dim, 1, bias=False)
         else:
+            # cpu: initial weights (on the CPU's random stream); the model moves with .to(device)
             self.att_query = nn.Parameter(torch.randn(self.value_dim) / math.sqrt(self.value_dim))
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(self.value_dim, n_classes)
@@ -111,7 +112,7 @@ class AttentionClassifier(RemovalMixin, nn.Module):
         """Encoder states (B, T, H); padding positions are zero and never leak into real ones."""
         embeddings = embeddings * mask[..., None]
         if self.config["encoder"] == "bilstm":
-            lengths = mask.sum(1).cpu()
+            lengths = mask.sum(1).cpu()  # cpu: pack_padded_sequence takes its lengths on the CPU
             packed = nn.utils.rnn.pack_padded_sequence(embeddings, lengths, batch_first=True,
                                                        enforce_sorted=False)
             states, _ = self.lstm(packed)

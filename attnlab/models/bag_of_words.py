@@ -27,7 +27,7 @@ class BagOfWordsClassifier(RemovalMixin, nn.Module):
         n_classes = validate.integer("n_classes", n_classes, minimum=2)
         self.config = dict(vocab_size=vocab_size, n_classes=n_classes)
         self.embedding = nn.Embedding(vocab_size, n_classes, padding_idx=0)
-        self.bias = nn.Parameter(torch.zeros(n_classes))
+        self.bias = nn.Parameter(torch.zeros(n_classes))  # cpu: initial weights; the model moves with .to(device)
 
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.embedding(tokens)

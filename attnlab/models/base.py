@@ -77,7 +77,7 @@ def slice_out(tokens: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, t
     lengths = keep.sum(1)
     width = int(lengths.max())
     new_tokens = tokens.gather(1, order)[:, :width]
-    new_mask = torch.arange(width) < lengths[:, None]
+    new_mask = torch.arange(width, device=tokens.device) < lengths[:, None]
     return new_tokens * new_mask, new_mask
 
 
@@ -86,6 +86,7 @@ def check_inputs(model, tokens: torch.Tensor, mask: torch.Tensor, inputs_embeds:
     """What every kit model's ``forward`` checks: a padded batch of ids from its vocabulary, finite
     embeddings of the right shape, and a bool ``attend_mask`` that leaves something to attend to."""
     check_padded(tokens, mask)
+    _check_same_device(model, tokens=tokens, mask=mask, inputs_embeds=inputs_embeds, attend_mask=attend_mask)
     validate.token_ids("tokens", tokens, model.config["vocab_size"])
     if inputs_embeds is not None:
         validate.tensor("inputs_embeds", inputs_embeds)
@@ -101,6 +102,18 @@ def check_inputs(model, tokens: torch.Tensor, mask: torch.Tensor, inputs_embeds:
                              f"got {attend_mask.dtype} {tuple(attend_mask.shape)}")
         if not bool((mask & attend_mask).any(1).all()):
             raise ValueError("attend_mask excludes every token of some sentence: at least one must receive attention")
+
+
+def _check_same_device(model, **tensors: torch.Tensor | None) -> None:
+    """The inputs of a forward pass must be on the model's device (a model called directly moves
+    nothing; the kit's functions move batches with :func:`attnlab.device.to_device`)."""
+    param = next(iter(model.parameters()), None) if isinstance(model, torch.nn.Module) else None
+    if param is None:
+        return
+    for name, value in tensors.items():
+        if isinstance(value, torch.Tensor) and value.device != param.device:
+            raise ValueError(f"the {name} tensor is on {value.device} but the model is on {param.device}: move the batch "
+                             "first, batch.to(device) or attnlab.device.to_device(batch, model)")
 
 
 def _check_attention(weights: torch.Tensor, receivable: torch.Tensor) -> None:

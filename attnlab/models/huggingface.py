@@ -16,6 +16,7 @@ from torch import nn
 
 from .. import validate
 from ..data import Batch, TextDataset
+from ..device import check_device
 from .base import RemovalMixin, check_inputs
 from .transformer import (
     ATTENTION_IMPLEMENTATION,
@@ -70,12 +71,13 @@ class HFClassifier(RemovalMixin, nn.Module):
 
     @classmethod
     def from_pretrained(cls, name: str | None = None, n_classes: int = 2, max_length: int = 64,
-                        seed: int = 0) -> HFClassifier:
+                        seed: int = 0, device: str | torch.device | None = None) -> HFClassifier:
         """Load an encoder with a fresh classification head.
 
         ``name=None`` loads MiniLM-L6 from the registry package (offline); otherwise ``name`` is a
         hub name such as ``"distilbert-base-uncased"`` (needs internet, e.g. in Colab) or a folder.
-        ``seed`` fixes the initial weights of the new classification head.
+        ``seed`` fixes the initial weights of the new classification head. ``device`` (e.g. ``"cuda"``,
+        or :func:`attnlab.device.pick_device()`) is where the model goes; default: the CPU.
         """
         import transformers
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -101,7 +103,8 @@ class HFClassifier(RemovalMixin, nn.Module):
                           "a hub name needs internet access.") from exc
         finally:
             transformers.logging.set_verbosity(verbosity)
-        return cls(model, tokenizer, max_length)
+        wrapped = cls(model, tokenizer, max_length)
+        return wrapped if device is None else wrapped.to(check_device(device))
 
     def use_attention(self, implementation: str) -> None:
         """Switch the attention implementation: ``"attnlab"`` (eager, returns maps, interventions)
@@ -148,10 +151,10 @@ class HFClassifier(RemovalMixin, nn.Module):
                              f"{self.model.config.max_position_embeddings} positions with [CLS] and [SEP]")
         lengths = mask.sum(1)
         pad_id = self.tokenizer.pad_token_id or 0
-        full = torch.full((B, T + 2), pad_id, dtype=torch.long)
+        full = torch.full((B, T + 2), pad_id, dtype=torch.long, device=tokens.device)
         full[:, 0] = self.tokenizer.cls_token_id
         full[:, 1:T + 1] = torch.where(mask, tokens, pad_id)
-        full[torch.arange(B), lengths + 1] = self.tokenizer.sep_token_id
+        full[torch.arange(B, device=tokens.device), lengths + 1] = self.tokenizer.sep_token_id
         layout = self.layout(mask)
         embeds = self.embed(full)
         if inputs_embeds is not None:
@@ -167,7 +170,7 @@ class HFClassifier(RemovalMixin, nn.Module):
         if want_maps and not maps:
             raise RuntimeError("the model returned no attention maps: load it with "
                                f"attn_implementation={ATTENTION_IMPLEMENTATION!r} (or 'eager'), not 'sdpa'")
-        cls_row = maps[-1][:, :, 0, CONTENT_OFFSET:T + 1].mean(1) if maps else torch.zeros(B, T)
+        cls_row = maps[-1][:, :, 0, CONTENT_OFFSET:T + 1].mean(1) if maps else torch.zeros(B, T, device=out.logits.device)
         return TransformerOutput(out.logits, cls_row * mask, embeds[:, 1:T + 1], embeds[:, 1:T + 1], maps)
 
     def layout(self, mask: torch.Tensor) -> dict[str, torch.Tensor]:

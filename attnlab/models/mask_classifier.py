@@ -28,6 +28,7 @@ class _Selector(nn.Module):
         self.score = nn.Linear(2 * hidden_dim, 1)
 
     def forward(self, tokens, mask):
+        # cpu: pack_padded_sequence takes its lengths on the CPU
         packed = nn.utils.rnn.pack_padded_sequence(self.embedding(tokens), mask.sum(1).cpu(),
                                                    batch_first=True, enforce_sorted=False)
         states, _ = self.lstm(packed)
@@ -101,6 +102,7 @@ class MaskClassifier(RemovalMixin, nn.Module):
         self.config = dict(vocab_size=vocab_size, n_classes=n_classes, selection=selection, k=k, tau=tau,
                            head=head, embed_dim=embed_dim, hidden_dim=hidden_dim, mlp_hidden=mlp_hidden,
                            selector_only_ids=tuple(selector_only_ids))
+        # cpu: a buffer, moved with the model by .to(device)
         self.register_buffer("selector_only", torch.tensor(selector_only_ids, dtype=torch.long), persistent=False)
         self.selector = _Selector(vocab_size, embed_dim, hidden_dim)
         self.predictor = _Predictor(vocab_size, embed_dim, n_classes, head, mlp_hidden)
@@ -132,7 +134,7 @@ class MaskClassifier(RemovalMixin, nn.Module):
         k = self.config["k"]
         if self.training:
             logits = scores.masked_fill(~receivable, float("-inf"))
-            gumbel = -torch.log(-torch.log(torch.rand(k, *logits.shape).clamp(1e-10, 1 - 1e-10)))
+            gumbel = -torch.log(-torch.log(torch.rand(k, *logits.shape, device=logits.device).clamp(1e-10, 1 - 1e-10)))
             samples = ((logits[None] + gumbel) / self.config["tau"]).softmax(-1)
             return samples.max(0).values / k
         top = scores.masked_fill(~receivable, float("-inf")).topk(min(k, scores.shape[1]), dim=1).indices

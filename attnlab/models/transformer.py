@@ -80,7 +80,7 @@ def _attnlab_attention(module, query, key, value, attention_mask, scaling=None, 
     scaling = query.size(-1) ** -0.5 if scaling is None else scaling
     scores = torch.matmul(query, key.transpose(2, 3)) * scaling
     if attention_mask is None:
-        allowed = torch.ones(scores.shape[0], 1, 1, scores.shape[-1], dtype=torch.bool)
+        allowed = torch.ones(scores.shape[0], 1, 1, scores.shape[-1], dtype=torch.bool, device=scores.device)
     elif attention_mask.dtype == torch.bool:
         allowed = attention_mask[..., : key.shape[-2]]
         scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
@@ -175,7 +175,7 @@ class TransformerClassifier(RemovalMixin, nn.Module):
         if embeddings is not None:
             self.embedding.weight.data.copy_(embeddings)
         self.embedding.weight.requires_grad_(not freeze_embeddings)
-        self.cls = nn.Parameter(torch.randn(embed_dim) * 0.1)
+        self.cls = nn.Parameter(torch.randn(embed_dim) * 0.1)  # cpu: initial weights; the model moves with .to(device)
         self.position = nn.Embedding(max_length + 1, embed_dim)
         nn.init.normal_(self.position.weight, std=0.1)
         self.layers = nn.ModuleList(_EncoderLayer(embed_dim, n_heads, ff_dim, dropout, i) for i in range(n_layers))
@@ -202,7 +202,7 @@ class TransformerClassifier(RemovalMixin, nn.Module):
         x = torch.cat([self.cls.expand(B, 1, -1), embeddings * mask[..., None]], 1)
         x = self.dropout(x + self.position.weight[: T + 1])
         receivable = mask if attend_mask is None else mask & attend_mask
-        allowed = torch.cat([torch.ones(B, 1, dtype=torch.bool), receivable], 1)[:, None, None, :]
+        allowed = torch.cat([torch.ones(B, 1, dtype=torch.bool, device=mask.device), receivable], 1)[:, None, None, :]
         maps = []
         for layer in self.layers:
             x, weights = layer(x, allowed)
@@ -224,11 +224,11 @@ class TransformerClassifier(RemovalMixin, nn.Module):
 def _layout(mask: torch.Tensor, sep: bool) -> dict[str, torch.Tensor]:
     B, T = mask.shape
     S = T + 1 + int(sep)
-    cls = torch.zeros(B, S, dtype=torch.bool)
+    cls = torch.zeros(B, S, dtype=torch.bool, device=mask.device)
     cls[:, 0] = True
-    content = torch.zeros(B, S, dtype=torch.bool)
+    content = torch.zeros(B, S, dtype=torch.bool, device=mask.device)
     content[:, CONTENT_OFFSET:T + 1] = mask
-    sep_mask = torch.zeros(B, S, dtype=torch.bool)
+    sep_mask = torch.zeros(B, S, dtype=torch.bool, device=mask.device)
     if sep:
-        sep_mask[torch.arange(B), mask.sum(1) + 1] = True
+        sep_mask[torch.arange(B, device=mask.device), mask.sum(1) + 1] = True
     return {"cls": cls, "sep": sep_mask, "content": content}
