@@ -26,7 +26,8 @@ from torch import nn
 
 from . import validate
 from .data import Batch
-from .models import RemovalMixin, REMOVAL_OPERATORS
+from .device import to_device
+from .models import RemovalMixin
 
 
 @dataclass(frozen=True)
@@ -135,17 +136,18 @@ def _accuracy(model, data: Batch, attention=None, batch_size: int = 256) -> floa
         for start in range(0, len(data), batch_size):
             part = data[start:start + batch_size]
             kwargs = {} if attention is None else {"attention": attention}
+            part = to_device(part, model)
             hits += int((model(part.tokens, part.mask, **kwargs).logits.argmax(-1) == part.labels).sum())
     return hits / len(data)
 
 
 def _attention(model, data: Batch, batch_size: int = 256) -> torch.Tensor:
-    out = torch.zeros(data.tokens.shape)
+    out = torch.zeros(data.tokens.shape)  # cpu: the checklist's tables are computed on the CPU
     with torch.no_grad():
         for start in range(0, len(data), batch_size):
-            part = data[start:start + batch_size]
+            part = to_device(data[start:start + batch_size], model)
             width = part.tokens.shape[1]
-            out[start:start + batch_size, :width] = model(part.tokens, part.mask).attention.float()
+            out[start:start + batch_size, :width] = model(part.tokens, part.mask).attention.float().cpu()
     return out
 
 

@@ -20,12 +20,13 @@ the HTML book can show the same panel statically for a few fixed sentences.
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import torch
 
 from .data import Batch, Vocab, tokenize
+from .device import to_device
 from .explain import explain, is_signed, methods_for
 from .faithfulness import top_feature
 from .models import REMOVAL_OPERATORS
@@ -94,20 +95,21 @@ def analyse(model, vocab: Vocab | None, text: str, method: str = "attention_x_gr
         batch = Batch.from_ids([ids])
         unknown = [tok for tok, i in zip(tokens, ids) if i == vocab.unk_id]
     model.eval()
+    batch = to_device(batch, model)  # a GPU model gets its sentence on the GPU
     with torch.no_grad():
-        probs = model(batch.tokens, batch.mask).probs[0]
+        probs = model(batch.tokens, batch.mask).probs[0].cpu()
     predicted = int(probs.argmax())
     if len(label_names) != len(probs):
         label_names = [f"class {i}" for i in range(len(probs))]
-    weights = explain(method, model, batch)[0]
-    top = int(top_feature(weights[None], batch.mask)[0])
+    weights = explain(method, model, batch)[0].cpu()
+    top = int(top_feature(weights[None], batch.mask.cpu())[0])
     delta = {}
     if len(tokens) > 1:
         remove = torch.zeros_like(batch.mask)
         remove[0, top] = True
         with torch.no_grad():
             for op in REMOVAL_OPERATORS:
-                after = model.forward_removed(batch.tokens, batch.mask, remove, op).probs[0]
+                after = model.forward_removed(batch.tokens, batch.mask, remove, op).probs[0].cpu()
                 delta[op] = float(probs[predicted] - after[predicted])
     return Analysis(tokens, weights.tolist(), method, list(label_names), probs.tolist(), predicted, top,
                     unknown, delta)
@@ -279,7 +281,7 @@ def find_gallery(model, batch: Batch, token_strings, *, n_suppress: int = 2, min
     report = violation_test(model, batch.tokens, batch.mask, weights)
     model.eval()
     with torch.no_grad():
-        probs = model(batch.tokens, batch.mask).probs
+        probs = model(*to_device((batch.tokens, batch.mask), model)).probs.to(batch.tokens.device)
     size = batch.mask.sum(1)
     short = (size >= lengths[0]) & (size <= lengths[1])
     ops = report.operators

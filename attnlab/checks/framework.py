@@ -198,7 +198,7 @@ def compare(check: str, got: list, expected: list, mistakes: list[tuple[str, lis
 def show(value) -> str:
     """A short printable form of an answer for a message (tensors to 4 decimals, floats to 6 digits)."""
     if isinstance(value, torch.Tensor):
-        return np.array2string(value.double().numpy(), precision=4, suppress_small=True)
+        return np.array2string(value.detach().cpu().double().numpy(), precision=4, suppress_small=True)
     if isinstance(value, float):
         return f"{value:.6g}"
     return repr(value)

@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from ._arrays import as_array
+
 # --------------------------------------------------------------------------------------------------
 # Chapter 1
 # --------------------------------------------------------------------------------------------------
@@ -26,7 +28,7 @@ import seaborn as sns
 def shortest(flags, token_lists: Sequence[Sequence[str]], n: int = 3, min_len: int = 6) -> list[int]:
     """The indices of the ``n`` shortest sentences (of at least ``min_len`` tokens) among those flagged:
     short sentences make readable heatmaps."""
-    flags = np.asarray(flags, dtype=bool)
+    flags = as_array(flags, dtype=bool)
     if len(flags) != len(token_lists):
         raise ValueError(f"{len(flags)} flags for {len(token_lists)} sentences")
     candidates = [int(i) for i in np.flatnonzero(flags) if len(token_lists[i]) >= min_len]
@@ -62,8 +64,8 @@ def plot_shuffling_reaction(peak, change, *, threshold: float = 0.05, figsize=(1
     (dotted). Right: the same change, sentences grouped into fifths by ``peak`` (their largest weight)."""
     frame = pd.DataFrame(
         {
-            "max attention weight": np.asarray(peak, dtype=float),
-            "median |Δp| under permutation": np.asarray(change, dtype=float),
+            "max attention weight": as_array(peak, dtype=float),
+            "median |Δp| under permutation": as_array(change, dtype=float),
         }
     )
     fig, (left, right) = plt.subplots(1, 2, figsize=figsize, sharey=True)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ._arrays import as_array
 from ._shapes import _arrow, _box
 from .heatmaps import text_colour
 
@@ -23,8 +24,8 @@ def attention_as_mask(tokens: Sequence[str], mask, values, *, k: int = 2):
     m ⊙ V with their sum c (classic attention), and the hard mask that keeps the ``k`` largest weights: a
     downstream network reads the whole array x ⊙ m, so it sees *which* rows are blank.
     """
-    values = np.asarray(values, dtype=float)
-    mask = np.asarray(mask, dtype=float)
+    values = as_array(values, dtype=float)
+    mask = as_array(mask, dtype=float)
     n, d = values.shape
     if len(tokens) != n or len(mask) != n:
         raise ValueError(f"{len(tokens)} tokens, {len(mask)} mask weights and {n} value rows must agree")
@@ -75,7 +76,7 @@ def violation_test_picture(tokens: Sequence[str], weights, p_full: float, p_remo
     class with and without x*, the change ΔC = f(x)_ŷ − f(x∖x*)_ŷ, and the verdict: a violation when the
     sign of w(x*) and the sign of ΔC disagree.
     """
-    weights = np.asarray(weights, dtype=float)
+    weights = as_array(weights, dtype=float)
     if len(tokens) != len(weights):
         raise ValueError(f"{len(tokens)} tokens but {len(weights)} weights")
     star = int(np.argmax(np.abs(weights)))
@@ -202,7 +203,7 @@ def attention_rollout(attentions, residual: float = 0.5) -> np.ndarray:
     ``Ã = residual·I + (1 − residual)·A`` (rows renormalised), and the rollout after layer l is
     ``Ã_l · … · Ã_1``: how much each input position flows into each position at depth l.
     """
-    maps = np.asarray(attentions, dtype=float)
+    maps = as_array(attentions, dtype=float)
     if maps.ndim != 3 or maps.shape[1] != maps.shape[2]:
         raise ValueError(f"attentions must have shape (layers, n, n), got {maps.shape}")
     if not 0 <= residual < 1:
@@ -224,7 +225,7 @@ def rollout_vs_raw(attentions, tokens: Sequence[str], *, query: int = 0, residua
     rollout after that layer. Raw attention says where one layer reads from, in terms of that layer's
     mixed positions; rollout follows the mixing back to the input tokens.
     """
-    maps = np.asarray(attentions, dtype=float)
+    maps = as_array(attentions, dtype=float)
     rolled = attention_rollout(maps, residual)
     if len(tokens) != maps.shape[1]:
         raise ValueError(f"{len(tokens)} tokens for maps of {maps.shape[1]} positions")

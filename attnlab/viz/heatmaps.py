@@ -17,6 +17,8 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import Normalize, TwoSlopeNorm, to_rgb
 
+from ._arrays import as_array
+
 #: The colour maps of the heatmaps: signed weights, non-negative weights.
 SIGNED_CMAP, NON_NEGATIVE_CMAP = "RdBu_r", "Oranges"
 BLACK, WHITE = "#000000", "#ffffff"
@@ -84,7 +86,7 @@ def plot_token_heatmaps(rows: Sequence[tuple], *, signed: bool = False, cmap: st
     ax.axis("off")
     y = 0.0
     for (_tokens, weights, title, row_signed), lines in zip(rows, layouts):
-        norm = _norm(np.asarray(weights, dtype=float), row_signed)
+        norm = _norm(as_array(weights, dtype=float), row_signed)
         row_cmap = colormaps[cmap or (SIGNED_CMAP if row_signed else NON_NEGATIVE_CMAP)]
         ax.text(0, y + 0.55, title, fontsize=fontsize * 0.9, fontweight="bold", va="center")
         y += 1
@@ -102,7 +104,7 @@ def plot_token_heatmaps(rows: Sequence[tuple], *, signed: bool = False, cmap: st
 def heatmap_colours(weights: Sequence[float], *, signed: bool = False) -> list[tuple[str, str]]:
     """The ``(background, text)`` colours, as ``"#rrggbb"``, that :func:`token_heatmap_html` gives each
     weight of one sentence (scaled to the sentence's largest |weight|)."""
-    weights = np.asarray(weights, dtype=float)
+    weights = as_array(weights, dtype=float)
     norm = _norm(weights, signed)
     cmap = colormaps[SIGNED_CMAP if signed else NON_NEGATIVE_CMAP]
     out = []
@@ -116,7 +118,7 @@ def heatmap_colours(weights: Sequence[float], *, signed: bool = False) -> list[t
 def token_heatmap_html(tokens: Sequence[str], weights: Sequence[float], *, signed: bool = False) -> str:
     """One sentence as HTML spans coloured by weight (for notebooks and widgets); the text colour of each
     token is set explicitly (black or white by contrast), so a dark page theme cannot make it unreadable."""
-    weights = np.asarray(weights, dtype=float)
+    weights = as_array(weights, dtype=float)
     if len(tokens) != len(weights):
         raise ValueError(f"{len(tokens)} tokens but {len(weights)} weights")
     spans = []
