@@ -23,5 +23,5 @@ def by_length(mask: torch.Tensor, chunk_size: int) -> Iterator[tuple[torch.Tenso
         raise ValueError("mask must be the (B, T) bool mask of real tokens")
     order = torch.argsort(mask.sum(1), stable=True)
     for start in range(0, len(order), chunk_size):
-        rows = order[start:start + chunk_size]
+        rows = order[start : start + chunk_size]
         yield rows, max(int(mask[rows].sum(1).max()), 1)

@@ -50,8 +50,10 @@ def _number(name: str, value: Any) -> float | int:
     if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
         value = value.item()  # numpy / torch scalars
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}: {value!r} "
-                        "(record words with chapter.text, not chapter.record)")
+        raise TypeError(
+            f"{name} must be a number, got {type(value).__name__}: {value!r} "
+            "(record words with chapter.text, not chapter.record)"
+        )
     if not math.isfinite(float(value)):
         raise ValueError(f"{name} is not finite ({value}): a chapter must not report it; find where it came from")
     return int(value) if isinstance(value, (int, np.integer)) else float(value)
@@ -82,8 +84,17 @@ class Chapter:
     :func:`attnlab.device.to_device`.
     """
 
-    def __init__(self, stem: str, *, smoke: bool = False, seed: int = 0, results_dir: str | os.PathLike = "",
-                 threads: int | None = None, plot_theme: bool = True, dataset: str = "movies") -> None:
+    def __init__(
+        self,
+        stem: str,
+        *,
+        smoke: bool = False,
+        seed: int = 0,
+        results_dir: str | os.PathLike = "",
+        threads: int | None = None,
+        plot_theme: bool = True,
+        dataset: str = "movies",
+    ) -> None:
         from .device import pick_device
         from .train import set_seed
 
@@ -148,8 +159,10 @@ class Chapter:
         for name, value in values.items():
             _id("a recorded name", name)
             if name in self.results or name in clean:
-                raise ValueError(f"{name!r} was already recorded in this run (value {self.results.get(name)}); "
-                                 "give the new number its own name")
+                raise ValueError(
+                    f"{name!r} was already recorded in this run (value {self.results.get(name)}); "
+                    "give the new number its own name"
+                )
             clean[name] = _number(name, value)
         self.results.update(clean)
         save_results(self.stem, self.results, self.folder)
@@ -207,8 +220,10 @@ class Chapter:
         """Say where the results went, how many claims hold, and how long the chapter ran."""
         failed = [c["id"] for c in self.claims if not c["holds"]]
         print(f"results: {self.results_path} ({len(self.results)} numbers)")
-        print(f"claims: {self.claims_path} ({len(self.claims)} claims, "
-              f"{len(self.claims) - len(failed)} hold{'; not holding: ' + ', '.join(failed) if failed else ''})")
+        print(
+            f"claims: {self.claims_path} ({len(self.claims)} claims, "
+            f"{len(self.claims) - len(failed)} hold{'; not holding: ' + ', '.join(failed) if failed else ''})"
+        )
         print(f"chapter ran in {self.seconds():.0f} s")
 
 

@@ -29,8 +29,12 @@ from .faithfulness import ViolationReport, decision_flip_rate, per_sentence_metr
 from .models import REMOVAL_OPERATORS
 
 #: Per-sentence metrics and their display names (the paper's box plots, and the rank correlation with LOO).
-PER_SENTENCE_METRICS = {"comprehensiveness": "comprehensiveness", "sufficiency": "sufficiency",
-                        "auc_tp": "AUC-TP", "rank_correlation": "rank correlation"}
+PER_SENTENCE_METRICS = {
+    "comprehensiveness": "comprehensiveness",
+    "sufficiency": "sufficiency",
+    "auc_tp": "AUC-TP",
+    "rank_correlation": "rank correlation",
+}
 
 
 @dataclass
@@ -61,8 +65,15 @@ def sentence_metrics(model, data: Batch, weights: torch.Tensor, reference: torch
     return metrics
 
 
-def compare_methods(model, data: Batch, methods: Sequence[str] | None = None, *, options: dict | None = None,
-                    companions: bool = False, per_instance: Sequence[str] = ()) -> Comparison:
+def compare_methods(
+    model,
+    data: Batch,
+    methods: Sequence[str] | None = None,
+    *,
+    options: dict | None = None,
+    companions: bool = False,
+    per_instance: Sequence[str] = (),
+) -> Comparison:
     """Explain ``data`` with every method (default: :func:`attnlab.explain.methods_for` the model), run the
     violation test under the three removal operators, and collect the tables (see the module docstring).
     The companion metrics need ``leave_one_out`` among the methods (the rank correlation's reference) and
@@ -70,8 +81,9 @@ def compare_methods(model, data: Batch, methods: Sequence[str] | None = None, *,
     ``data``'s device."""
     weights = explain_all(model, data, methods, options=options)
     report = violation_test(model, data.tokens, data.mask, weights)
-    table = pd.DataFrame([{"method": m, "operator": op, "violation": report.ratio(m, op)}
-                          for m in weights for op in REMOVAL_OPERATORS])
+    table = pd.DataFrame(
+        [{"method": m, "operator": op, "violation": report.ratio(m, op)} for m in weights for op in REMOVAL_OPERATORS]
+    )
     measured = list(weights) if companions else list(per_instance)
     if measured and "leave_one_out" not in weights:
         raise ValueError("the companion metrics compare with leave-one-out: include 'leave_one_out' in methods")
@@ -79,16 +91,31 @@ def compare_methods(model, data: Batch, methods: Sequence[str] | None = None, *,
     instances = None
     if per_instance:
         valid = report.valid.cpu().numpy()
-        instances = pd.concat([pd.DataFrame({"method": m, "violation level": violation_level(report, m).cpu().numpy(),
-                                             **{k: v.cpu().numpy() for k, v in per_sentence[m].items()}})[valid]
-                               for m in per_instance], ignore_index=True)
-    extra = [{"method": m, "violation": report.ratio(m),
-              "comprehensiveness": float(per_sentence[m]["comprehensiveness"].mean()),
-              "sufficiency": float(per_sentence[m]["sufficiency"].mean()),
-              "AUC-TP": float(per_sentence[m]["auc_tp"].mean()),  # = the test set's AUC-TP
-              "rank correlation with LOO": float(np.nanmean(per_sentence[m]["rank_correlation"].cpu().numpy())),
-              "decision flip rate": decision_flip_rate(model, data.tokens, data.mask, weights[m])}
-             for m in (measured if companions else [])]
+        instances = pd.concat(
+            [
+                pd.DataFrame(
+                    {
+                        "method": m,
+                        "violation level": violation_level(report, m).cpu().numpy(),
+                        **{k: v.cpu().numpy() for k, v in per_sentence[m].items()},
+                    }
+                )[valid]
+                for m in per_instance
+            ],
+            ignore_index=True,
+        )
+    extra = [
+        {
+            "method": m,
+            "violation": report.ratio(m),
+            "comprehensiveness": float(per_sentence[m]["comprehensiveness"].mean()),
+            "sufficiency": float(per_sentence[m]["sufficiency"].mean()),
+            "AUC-TP": float(per_sentence[m]["auc_tp"].mean()),  # = the test set's AUC-TP
+            "rank correlation with LOO": float(np.nanmean(per_sentence[m]["rank_correlation"].cpu().numpy())),
+            "decision flip rate": decision_flip_rate(model, data.tokens, data.mask, weights[m]),
+        }
+        for m in (measured if companions else [])
+    ]
     return Comparison(weights, report, table, pd.DataFrame(extra), instances)
 
 
@@ -103,20 +130,31 @@ def level_shifts(instances: pd.DataFrame, metrics: Sequence[str] = tuple(PER_SEN
         never, some = group[~violating], group[violating]
         for metric in metrics:
             q1, q2, q3 = never[metric].quantile([0.25, 0.5, 0.75])
-            rows.append({"method": method, "seed": seed, "metric": metric, "n violating": len(some),
-                         "lower quartile, non-violating": q1, "median, non-violating": q2,
-                         "upper quartile, non-violating": q3, "median, violating": some[metric].median()})
+            rows.append(
+                {
+                    "method": method,
+                    "seed": seed,
+                    "metric": metric,
+                    "n violating": len(some),
+                    "lower quartile, non-violating": q1,
+                    "median, non-violating": q2,
+                    "upper quartile, non-violating": q3,
+                    "median, violating": some[metric].median(),
+                }
+            )
     table = pd.DataFrame(rows)
     table["shift"] = table["median, violating"] - table["median, non-violating"]
     return table
 
 
-def rank_agreement(weights: Mapping[str, torch.Tensor], mask: torch.Tensor, pairs: Sequence[tuple[str, str]],
-                   method: str = "kendall"):
+def rank_agreement(
+    weights: Mapping[str, torch.Tensor], mask: torch.Tensor, pairs: Sequence[tuple[str, str]], method: str = "kendall"
+):
     """Per-sentence :func:`rank_correlation` for each pair of named weightings: a DataFrame with one row per
     sentence and one column ``"a vs b"`` per pair (NaN where a sentence has no ranking to compare)."""
     missing = sorted({name for pair in pairs for name in pair} - set(weights))
     if missing:
         raise KeyError(f"no weights named {missing}; the weightings given are {list(weights)}")
-    return pd.DataFrame({f"{a} vs {b}": rank_correlation(weights[a], weights[b], mask, method).cpu().numpy()
-                         for a, b in pairs})
+    return pd.DataFrame(
+        {f"{a} vs {b}": rank_correlation(weights[a], weights[b], mask, method).cpu().numpy() for a, b in pairs}
+    )

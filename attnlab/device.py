@@ -66,23 +66,31 @@ def check_device(device: DeviceLike) -> torch.device:
     try:
         parsed = torch.device(device.strip().lower() if isinstance(device, str) else device)
     except (RuntimeError, ValueError) as exc:
-        raise ValueError(f"unknown device {device!r}; devices on this machine: {available} "
-                         f"(names look like 'cpu', 'cuda', 'cuda:1', 'mps')") from exc
+        raise ValueError(
+            f"unknown device {device!r}; devices on this machine: {available} "
+            f"(names look like 'cpu', 'cuda', 'cuda:1', 'mps')"
+        ) from exc
     if parsed.type == "cpu":
         return torch.device("cpu")
     if parsed.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} asked for, but no CUDA GPU is available here; devices on this "
-                             f"machine: {available}. (In Colab: Runtime → Change runtime type → GPU.)")
+            raise ValueError(
+                f"device {device!r} asked for, but no CUDA GPU is available here; devices on this "
+                f"machine: {available}. (In Colab: Runtime → Change runtime type → GPU.)"
+            )
         index = torch.cuda.current_device() if parsed.index is None else parsed.index
         if index >= torch.cuda.device_count():
-            raise ValueError(f"device {device!r} asked for, but this machine has {torch.cuda.device_count()} CUDA "
-                             f"GPU(s); devices on this machine: {available}")
+            raise ValueError(
+                f"device {device!r} asked for, but this machine has {torch.cuda.device_count()} CUDA "
+                f"GPU(s); devices on this machine: {available}"
+            )
         return torch.device("cuda", index)
     if parsed.type == "mps":
         if not _mps_available():
-            raise ValueError(f"device {device!r} asked for, but Apple's MPS is not available here; devices on "
-                             f"this machine: {available}")
+            raise ValueError(
+                f"device {device!r} asked for, but Apple's MPS is not available here; devices on "
+                f"this machine: {available}"
+            )
         return torch.device("mps")
     raise ValueError(f"the kit runs on 'cpu', 'cuda' or 'mps', not {device!r}; devices on this machine: {available}")
 
@@ -128,8 +136,9 @@ def device_of(obj) -> torch.device:
         for tensor in obj.buffers():
             return tensor.device
         return torch.device("cpu")
-    raise TypeError(f"cannot tell the device of a {type(obj).__name__}: pass a tensor, a Batch, a model or a "
-                    "device name")
+    raise TypeError(
+        f"cannot tell the device of a {type(obj).__name__}: pass a tensor, a Batch, a model or a device name"
+    )
 
 
 def model_device(model, fallback: torch.Tensor | None = None) -> torch.device:

@@ -34,8 +34,7 @@ from . import validate
 #: An intervention: ``f(layer, weights, allowed) -> weights`` with ``weights`` of shape
 #: ``(B, H, S, S)`` (rows sum to 1) and ``allowed`` the bool mask of keys that may receive attention.
 Intervention = Callable[[int | None, torch.Tensor, torch.Tensor], torch.Tensor]
-_ACTIVE: contextvars.ContextVar[Intervention | None] = contextvars.ContextVar("attnlab_intervention",
-                                                                              default=None)
+_ACTIVE: contextvars.ContextVar[Intervention | None] = contextvars.ContextVar("attnlab_intervention", default=None)
 
 
 def shuffle_within(weights: torch.Tensor, allowed: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -121,8 +120,10 @@ class LayerIntervention:
         if self.layers is not None and self.seen:
             missing = sorted(set(self.layers) - self.seen)
             if missing:
-                raise ValueError(f"the {self.name} intervention names layer(s) {missing}, but the model ran "
-                                 f"layers 0..{max(self.seen)} only: the intervention changed nothing there")
+                raise ValueError(
+                    f"the {self.name} intervention names layer(s) {missing}, but the model ran "
+                    f"layers 0..{max(self.seen)} only: the intervention changed nothing there"
+                )
 
 
 @contextlib.contextmanager
@@ -190,8 +191,10 @@ def frozen(maps: Sequence[torch.Tensor], layers: Sequence[int] | None = None) ->
         if layer is None or layer >= len(maps):
             raise ValueError("frozen attention needs the layer index and one recorded map per layer")
         if maps[layer].shape != weights.shape:
-            raise ValueError(f"recorded map of layer {layer} has shape {tuple(maps[layer].shape)}, "
-                             f"the model computes {tuple(weights.shape)}: record it on the same batch")
+            raise ValueError(
+                f"recorded map of layer {layer} has shape {tuple(maps[layer].shape)}, "
+                f"the model computes {tuple(weights.shape)}: record it on the same batch"
+            )
         return maps[layer].to(weights.device)
 
     return LayerIntervention(apply, layers, "frozen")

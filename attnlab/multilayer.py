@@ -22,14 +22,31 @@ from .explain.layered import (  # noqa: F401
 )
 from .models import DeepDecoderClassifier  # noqa: F401
 
-warnings.warn("attnlab.multilayer moved to attnlab.explain (and attnlab.models for DeepDecoderClassifier); "
-              "the alias goes in attnlab 0.3", DeprecationWarning, stacklevel=2)
+warnings.warn(
+    "attnlab.multilayer moved to attnlab.explain (and attnlab.models for DeepDecoderClassifier); "
+    "the alias goes in attnlab 0.3",
+    DeprecationWarning,
+    stacklevel=2,
+)
 
 #: The methods of kit 0.1's multi-layer registry.
-MULTILAYER_METHODS = {name: METHODS[name] for name in
-                      ("raw_attention", "attention_x_gradient", "rollout", "genatt", "attention_x_value_norm",
-                       "input_x_gradient", "integrated_gradients", "random", "random_signed", "conservative_lrp",
-                       "partial_lrp", "transformer_attribution")}
+MULTILAYER_METHODS = {
+    name: METHODS[name]
+    for name in (
+        "raw_attention",
+        "attention_x_gradient",
+        "rollout",
+        "genatt",
+        "attention_x_value_norm",
+        "input_x_gradient",
+        "integrated_gradients",
+        "random",
+        "random_signed",
+        "conservative_lrp",
+        "partial_lrp",
+        "transformer_attribution",
+    )
+}
 DEEP_DECODER_METHODS = {name: METHODS[name] for name in DEPTH_FIGURE_METHODS}
 
 
@@ -40,11 +57,13 @@ def explain_multilayer(method, model, batch, mask=None, target=None, batch_size=
 
 def explain_all_multilayer(model, batch, methods=None, **per_method_options):
     """Kit 0.1's name for :func:`attnlab.explain.explain_all` over the multi-layer methods."""
-    return explain_all(model, batch, list(MULTILAYER_METHODS) if methods is None else methods,
-                       options=per_method_options)
+    return explain_all(
+        model, batch, list(MULTILAYER_METHODS) if methods is None else methods, options=per_method_options
+    )
 
 
 def explain_all_deep(model, batch, methods=None, **per_method_options):
     """Kit 0.1's name for :func:`attnlab.explain.explain_all` over ``DEPTH_FIGURE_METHODS``."""
-    return explain_all(model, batch, list(DEPTH_FIGURE_METHODS) if methods is None else methods,
-                       options=per_method_options)
+    return explain_all(
+        model, batch, list(DEPTH_FIGURE_METHODS) if methods is None else methods, options=per_method_options
+    )

@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 POSITIVE, NEGATIVE, NONE, UNKNOWN = "positive", "negative", "none", "unknown"
 VERDICTS = (POSITIVE, NEGATIVE, NONE, UNKNOWN)
@@ -72,7 +72,7 @@ class PolarityJudge:
             raise ValueError(f"min_z must be >= 0, got {self.min_z}")
 
     @classmethod
-    def fit(cls, sentences, lexicon: dict[str, float], **options) -> "PolarityJudge":
+    def fit(cls, sentences, lexicon: dict[str, float], **options) -> PolarityJudge:
         """Count, per token, the positive and negative training sentences that contain it.
 
         ``sentences`` is a :class:`attnlab.data.TextDataset` with binary labels (1 = positive) or a
@@ -85,8 +85,9 @@ class PolarityJudge:
         return cls.from_counts(token_lists, labels, lexicon, **options)
 
     @classmethod
-    def from_counts(cls, token_lists: Sequence[Iterable[str]], labels: Sequence[int], lexicon: dict[str, float],
-                    **options) -> "PolarityJudge":
+    def from_counts(
+        cls, token_lists: Sequence[Iterable[str]], labels: Sequence[int], lexicon: dict[str, float], **options
+    ) -> PolarityJudge:
         labels = [int(y) for y in labels]
         if len(token_lists) != len(labels):
             raise ValueError(f"{len(token_lists)} sentences but {len(labels)} labels")
@@ -118,8 +119,14 @@ class PolarityJudge:
         """The verdict for ``token`` with the numbers behind it and which source decided."""
         rating = self.lexicon.get(token, 0.0)
         log_odds, se = self.log_odds(token)
-        info = {"token": token, "lexicon_rating": rating, "positive_sentences": self.positive_counts[token],
-                "negative_sentences": self.negative_counts[token], "log_odds": log_odds, "z": log_odds / se}
+        info = {
+            "token": token,
+            "lexicon_rating": rating,
+            "positive_sentences": self.positive_counts[token],
+            "negative_sentences": self.negative_counts[token],
+            "log_odds": log_odds,
+            "z": log_odds / se,
+        }
         if rating != 0:
             return {**info, "verdict": POSITIVE if rating > 0 else NEGATIVE, "source": "lexicon"}
         if self.count(token) < self.min_count:

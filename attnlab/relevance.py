@@ -8,6 +8,9 @@ import warnings
 
 from .explain import relevance as _moved
 
-warnings.warn("attnlab.relevance moved to attnlab.explain.relevance; the alias goes in attnlab 0.3",
-              DeprecationWarning, stacklevel=2)
+warnings.warn(
+    "attnlab.relevance moved to attnlab.explain.relevance; the alias goes in attnlab 0.3",
+    DeprecationWarning,
+    stacklevel=2,
+)
 sys.modules[__name__] = _moved

@@ -66,8 +66,11 @@ def _write_json(path: Path, data: dict) -> Path:
 def load_results(directory: str | os.PathLike | None = None) -> dict[str, dict]:
     """Every results file of a directory: ``{notebook stem: {key: number}}``."""
     folder = results_dir(directory)
-    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))
-            if not p.name.endswith((".claims.json", RUN_SUFFIX))}
+    return {
+        p.stem: json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted(folder.glob("*.json"))
+        if not p.name.endswith((".claims.json", RUN_SUFFIX))
+    }
 
 
 #: Each chapter's run is described next to its numbers, in ``<stem>.run.json``.
@@ -95,16 +98,39 @@ def run_provenance(*, seed: int, smoke: bool, dataset: str = "movies") -> dict:
     root = repo_root(Path(__file__).parent)
     if root is not None and (root / ".git").exists():
         try:
-            commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
-                                    text=True, timeout=10, check=True).stdout.strip() or None
-            dirty = bool(subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                                        capture_output=True, text=True, timeout=10, check=True).stdout.strip())
+            commit = (
+                subprocess.run(
+                    ["git", "-C", str(root), "rev-parse", "HEAD"],
+                    capture_output=True,
+                    text=True,
+                    timeout=10,
+                    check=True,
+                ).stdout.strip()
+                or None
+            )
+            dirty = bool(
+                subprocess.run(
+                    ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                    capture_output=True,
+                    text=True,
+                    timeout=10,
+                    check=True,
+                ).stdout.strip()
+            )
         except (OSError, subprocess.SubprocessError):
             commit = dirty = None
-    return {"attnlab_version": __version__, "commit": commit, "dirty": dirty, "seed": int(seed),
-            "mode": "smoke" if smoke else "full", "dataset": dataset, "python": platform.python_version(), "torch": version("torch"),
-            "transformers": version("transformers"),
-            "started_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
+    return {
+        "attnlab_version": __version__,
+        "commit": commit,
+        "dirty": dirty,
+        "seed": int(seed),
+        "mode": "smoke" if smoke else "full",
+        "dataset": dataset,
+        "python": platform.python_version(),
+        "torch": version("torch"),
+        "transformers": version("transformers"),
+        "started_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
 
 
 def save_run(name: str, provenance: dict, directory: str | os.PathLike | None = None) -> Path:
@@ -115,24 +141,37 @@ def save_run(name: str, provenance: dict, directory: str | os.PathLike | None = 
 def load_runs(directory: str | os.PathLike | None = None) -> dict[str, dict]:
     """Every run description of a directory: ``{notebook stem: provenance}``."""
     folder = results_dir(directory)
-    return {p.name[: -len(RUN_SUFFIX)]: json.loads(p.read_text(encoding="utf-8"))
-            for p in sorted(folder.glob(f"*{RUN_SUFFIX}"))}
+    return {
+        p.name[: -len(RUN_SUFFIX)]: json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted(folder.glob(f"*{RUN_SUFFIX}"))
+    }
 
 
 def load_claims(directory: str | os.PathLike | None = None) -> dict[str, list[dict]]:
     """Every claims file of a directory: ``{notebook stem: [{"id", "text", "holds", "numbers"}, ...]}``
     (written by :meth:`attnlab.chapter.Chapter.claim`)."""
     folder = results_dir(directory)
-    return {p.name[: -len(".claims.json")]: json.loads(p.read_text(encoding="utf-8"))
-            for p in sorted(folder.glob("*.claims.json"))}
+    return {
+        p.name[: -len(".claims.json")]: json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted(folder.glob("*.claims.json"))
+    }
 
 
 def claims_ledger(directory: str | os.PathLike | None = None):
     """A table (pandas DataFrame) of every claim of every chapter, with the numbers it rests on."""
     import pandas as pd
 
-    rows = [{"chapter": stem, "claim": c["id"], "text": c["text"], "holds": c["holds"],
-             "numbers": ", ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}"
-                                  for k, v in c["numbers"].items())}
-            for stem, claims in load_claims(directory).items() for c in claims]
+    rows = [
+        {
+            "chapter": stem,
+            "claim": c["id"],
+            "text": c["text"],
+            "holds": c["holds"],
+            "numbers": ", ".join(
+                f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}" for k, v in c["numbers"].items()
+            ),
+        }
+        for stem, claims in load_claims(directory).items()
+        for c in claims
+    ]
     return pd.DataFrame(rows, columns=["chapter", "claim", "text", "holds", "numbers"])

@@ -56,10 +56,23 @@ class History:
         return pd.DataFrame(self.epochs).set_index("epoch")
 
 
-def fit(model: nn.Module, train: Batch, dev: Batch | None = None, *, epochs: int = 10,
-        batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 0.0, patience: int = 2,
-        seed: int = 0, max_steps: int | None = None, progress: bool = True,
-        forward_kwargs: dict | None = None, loss_weights=None, stop_when_perfect: bool = False) -> History:
+def fit(
+    model: nn.Module,
+    train: Batch,
+    dev: Batch | None = None,
+    *,
+    epochs: int = 10,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    patience: int = 2,
+    seed: int = 0,
+    max_steps: int | None = None,
+    progress: bool = True,
+    forward_kwargs: dict | None = None,
+    loss_weights=None,
+    stop_when_perfect: bool = False,
+) -> History:
     """Train ``model`` on ``train``; early-stop on ``dev`` accuracy and restore the best weights.
 
     ``seed`` fixes the batch order and dropout; the initial weights are fixed by the random state when
@@ -126,7 +139,8 @@ def fit(model: nn.Module, train: Batch, dev: Batch | None = None, *, epochs: int
             if not bool(torch.isfinite(loss)):
                 raise FloatingPointError(
                     f"the training loss became {loss.item()} at epoch {epoch}, step {step + 1}; training stopped "
-                    f"(lr = {lr}: try a smaller learning rate, and check the inputs and loss weights)")
+                    f"(lr = {lr}: try a smaller learning rate, and check the inputs and loss weights)"
+                )
             loss.backward()
             optimiser.step()
             total_loss += loss.item() * len(batch)
@@ -160,7 +174,9 @@ def _checked_weights(weights, n: int, device: torch.device | None = None) -> tor
     except (TypeError, ValueError) as exc:
         raise TypeError(f"loss_weights must return numbers, one per example ({exc})") from exc
     if weights.shape != (n,):
-        raise ValueError(f"loss_weights returned shape {tuple(weights.shape)}, expected ({n},): one weight per example of the batch")
+        raise ValueError(
+            f"loss_weights returned shape {tuple(weights.shape)}, expected ({n},): one weight per example of the batch"
+        )
     if not bool(torch.isfinite(weights).all()) or bool((weights < 0).any()):
         raise ValueError("loss weights must be finite and non-negative")
     if not bool((weights > 0).any()):
@@ -243,8 +259,14 @@ def _checked_config(cls, config) -> dict:
     unknown = sorted(set(config) - set(params) - {"self"})
     if unknown:
         raise ValueError(f"the saved config has arguments {unknown} that {cls.__name__} does not take")
-    missing = sorted(n for n, p in params.items() if n != "self" and p.default is inspect.Parameter.empty
-                     and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and n not in config)
+    missing = sorted(
+        n
+        for n, p in params.items()
+        if n != "self"
+        and p.default is inspect.Parameter.empty
+        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        and n not in config
+    )
     if missing:
         raise ValueError(f"the saved config lacks the required arguments {missing} of {cls.__name__}")
     config = dict(config)
@@ -276,11 +298,15 @@ def load_model(path: str | os.PathLike, device: str | torch.device | None = None
     if meta.get("class") not in _MODEL_CLASSES:
         raise ValueError(f"{path} does not say which kit model it holds (metadata: {meta})")
     if "sha256" not in meta or "config" not in meta:
-        raise ValueError(f"{path} has no checksum (saved by an older attnlab, or not by save_model): "
-                         "re-save the model with attnlab.train.save_model")
+        raise ValueError(
+            f"{path} has no checksum (saved by an older attnlab, or not by save_model): "
+            "re-save the model with attnlab.train.save_model"
+        )
     if _digest(meta["class"], meta["config"], state) != meta["sha256"]:
-        raise ValueError(f"{path} is corrupted or was changed after saving: its weights or config do not match "
-                         "the checksum written by save_model. Re-train or re-save the model.")
+        raise ValueError(
+            f"{path} is corrupted or was changed after saving: its weights or config do not match "
+            "the checksum written by save_model. Re-train or re-save the model."
+        )
     try:
         config = json.loads(meta["config"])
     except json.JSONDecodeError as exc:
@@ -290,5 +316,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device | None = None
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise ValueError(f"{path}: the weights do not fit a {cls.__name__} built from the saved config ({exc})") from exc
+        raise ValueError(
+            f"{path}: the weights do not fit a {cls.__name__} built from the saved config ({exc})"
+        ) from exc
     return model.eval() if device is None else model.to(check_device(device)).eval()

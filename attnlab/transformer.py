@@ -9,17 +9,21 @@ import warnings
 from .explain import attention_share_by_layer, is_punctuation  # noqa: F401
 from .interventions import Intervention, LayerIntervention, attention_intervention, frozen, permuted, uniform  # noqa: F401
 from .models import (  # noqa: F401
-                            ATTENTION_IMPLEMENTATION,
-                            CONTENT_OFFSET,
-                            MINILM_HUB_NAME,
-                            MINILM_PACKAGE,
-                            HFClassifier,
-                            TransformerClassifier,
-                            TransformerOutput,
-                            minilm_path,
-                            record_values,
-                            register_attention_function,
+    ATTENTION_IMPLEMENTATION,
+    CONTENT_OFFSET,
+    MINILM_HUB_NAME,
+    MINILM_PACKAGE,
+    HFClassifier,
+    TransformerClassifier,
+    TransformerOutput,
+    minilm_path,
+    record_values,
+    register_attention_function,
 )
 
-warnings.warn("attnlab.transformer moved to attnlab.models / attnlab.interventions / attnlab.explain; "
-              "the alias goes in attnlab 0.3", DeprecationWarning, stacklevel=2)
+warnings.warn(
+    "attnlab.transformer moved to attnlab.models / attnlab.interventions / attnlab.explain; "
+    "the alias goes in attnlab 0.3",
+    DeprecationWarning,
+    stacklevel=2,
+)

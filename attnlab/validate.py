@@ -36,8 +36,15 @@ def optional_integer(name: str, value: Any, *, minimum: int | None = None) -> in
     return None if value is None else integer(name, value, minimum=minimum)
 
 
-def number(name: str, value: Any, *, minimum: float | None = None, maximum: float | None = None,
-           strict_minimum: bool = False, strict_maximum: bool = False) -> float:
+def number(
+    name: str,
+    value: Any,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    strict_minimum: bool = False,
+    strict_maximum: bool = False,
+) -> float:
     """``value`` as a finite float within the given bounds (``strict_*``: the bound itself is excluded)."""
     if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
         value = value.item()
@@ -90,8 +97,10 @@ def finite(name: str, values: torch.Tensor, where: torch.Tensor | None = None) -
         bad = bad & where
     if bool(bad.any()):
         rows = torch.nonzero(bad.reshape(bad.shape[0], -1).any(1) if bad.dim() > 1 else bad).flatten()
-        raise ValueError(f"{name} holds {int(bad.sum())} NaN or infinite value(s) (rows {rows[:5].tolist()}"
-                         f"{'...' if len(rows) > 5 else ''}); find where they come from before going on")
+        raise ValueError(
+            f"{name} holds {int(bad.sum())} NaN or infinite value(s) (rows {rows[:5].tolist()}"
+            f"{'...' if len(rows) > 5 else ''}); find where they come from before going on"
+        )
     return values
 
 
@@ -104,8 +113,10 @@ def token_ids(name: str, tokens: torch.Tensor, vocab_size: int) -> torch.Tensor:
         low, high = int(tokens.min()), int(tokens.max())
         if low < 0 or high >= vocab_size:
             bad = high if high >= vocab_size else low
-            raise ValueError(f"{name} holds the id {bad}, outside this model's vocabulary 0..{vocab_size - 1}; "
-                             "encode sentences with the Vocab the model was built with")
+            raise ValueError(
+                f"{name} holds the id {bad}, outside this model's vocabulary 0..{vocab_size - 1}; "
+                "encode sentences with the Vocab the model was built with"
+            )
     return tokens
 
 
@@ -115,7 +126,9 @@ def class_labels(name: str, labels: Any, n_classes: int, length: int | None = No
     if labels.dtype == torch.bool or labels.is_floating_point() or labels.is_complex():
         raise TypeError(f"{name} must hold integer class labels (torch.long), got dtype {labels.dtype}")
     if labels.dim() != 1 or (length is not None and len(labels) != length):
-        raise ValueError(f"{name} must have shape ({length if length is not None else 'B'},), got {tuple(labels.shape)}")
+        raise ValueError(
+            f"{name} must have shape ({length if length is not None else 'B'},), got {tuple(labels.shape)}"
+        )
     if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= n_classes):
         bad = int(labels.max()) if int(labels.max()) >= n_classes else int(labels.min())
         raise ValueError(f"{name} holds the class {bad}; this model has classes 0..{n_classes - 1}")

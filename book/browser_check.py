@@ -33,8 +33,11 @@ from urllib.parse import unquote, urljoin, urlparse
 ROOT = Path(__file__).resolve().parents[1]
 # the landing page (index.html only redirects to it, and shows the reader's map), one chapter and the
 # closing chapter
-DEFAULT_PAGES = ("book/intro.html", "notebooks/01_attention_as_explanation.html",
-                 "notebooks/07_can_i_read_this_map.html")
+DEFAULT_PAGES = (
+    "book/intro.html",
+    "notebooks/01_attention_as_explanation.html",
+    "notebooks/07_can_i_read_this_map.html",
+)
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 PAGE_REPORT = """
@@ -147,13 +150,25 @@ def browse(build: Path, pages, out: Path, browser: str) -> list[dict]:
     out.mkdir(parents=True, exist_ok=True)
     server, base = _serve(build)
     profile = tempfile.mkdtemp(prefix="attnlab-chromium-")
-    process = subprocess.Popen([browser, "--headless=new", "--no-sandbox", "--disable-gpu",
-                                "--disable-dev-shm-usage", "--no-first-run", "--remote-debugging-port=0",
-                                # only the local server is reachable: remote scripts, fonts and badges fail at
-                                # once instead of stalling the page on an offline machine
-                                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-                                f"--user-data-dir={profile}", "about:blank"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            browser,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--remote-debugging-port=0",
+            # only the local server is reachable: remote scripts, fonts and badges fail at
+            # once instead of stalling the page on an offline machine
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            f"--user-data-dir={profile}",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         port_file = Path(profile) / "DevToolsActivePort"
         for _ in range(300):
@@ -210,8 +225,10 @@ def main() -> int:
     for report in reports:
         local = [i for i in report["images"] if i["src"].startswith("http://127.0.0.1")]
         rendered = sum(1 for i in local if i["w"])
-        print(f"{report['page']}: '{report['title']}', {rendered}/{len(local)} local images rendered "
-              f"({len(report['images']) - len(local)} remote not judged), screenshot {report['screenshot']}")
+        print(
+            f"{report['page']}: '{report['title']}', {rendered}/{len(local)} local images rendered "
+            f"({len(report['images']) - len(local)} remote not judged), screenshot {report['screenshot']}"
+        )
     problems += problems_in(reports)
     for problem in problems:
         print("PROBLEM:", problem)

@@ -56,6 +56,7 @@ GLUE_PREFIX = "application/papermill.record/"
 # Configuration: one place, _config.yml
 # --------------------------------------------------------------------------------------------------
 
+
 def book_config(root: Path = ROOT) -> dict:
     return yaml.safe_load((Path(root) / "_config.yml").read_text(encoding="utf-8"))
 
@@ -96,16 +97,18 @@ def retarget_badge(source: str, config: dict, flavour: str, path: str) -> str:
 # What the converter needs to know about the book
 # --------------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Book:
     """What the MyST -> Markdown conversion of one page needs: URLs, references, glue, labels."""
-    baseurl: str                                  # the online book, ending with "/"
-    docs: dict[str, str] = field(default_factory=dict)       # docname -> title
+
+    baseurl: str  # the online book, ending with "/"
+    docs: dict[str, str] = field(default_factory=dict)  # docname -> title
     labels: dict[str, tuple[str, str]] = field(default_factory=dict)  # label -> (docname, title)
     references: dict[str, tuple[str, str]] = field(default_factory=dict)  # bib key -> (authors, year)
-    glue: dict[str, dict] = field(default_factory=dict)      # name -> mime bundle (every chapter)
+    glue: dict[str, dict] = field(default_factory=dict)  # name -> mime bundle (every chapter)
     root: Path = ROOT
-    repo_blob: str = ""                           # https://github.com/o/r/blob/<branch>/ for other files
+    repo_blob: str = ""  # https://github.com/o/r/blob/<branch>/ for other files
 
     def page(self, docname: str, anchor: str = "") -> str:
         return f"{self.baseurl}{docname}.html" + (f"#{anchor}" if anchor else "")
@@ -165,8 +168,7 @@ def parse_bib(text: str) -> dict[str, tuple[str, str]]:
     entries = {}
     for match in re.finditer(r"@\w+\s*\{\s*([^,\s]+)\s*,(.*?)\n\}", text, re.S):
         key, body = match[1], match[2]
-        fields = {name.lower(): value for name, value in
-                  re.findall(r"(\w+)\s*=\s*\{((?:[^{}]|\{[^{}]*\})*)\}", body)}
+        fields = {name.lower(): value for name, value in re.findall(r"(\w+)\s*=\s*\{((?:[^{}]|\{[^{}]*\})*)\}", body)}
         names = [n.strip() for n in re.split(r"\s+and\s+", fields.get("author", "").replace("\n", " ")) if n.strip()]
 
         def last(name):
@@ -225,21 +227,45 @@ def load_book(root: Path = ROOT, executed: dict[str, dict] | None = None, config
 # MyST -> plain Markdown
 # --------------------------------------------------------------------------------------------------
 
+
 class ConversionError(ValueError):
     pass
 
 
 ROLE = re.compile(r"\{([A-Za-z][\w:.+-]*)\}`([^`]*)`")
 # Scanned left to right: a role (its name and code span), else a code span, else inline math.
-INLINE_TOKEN = re.compile(r"(?P<role>\{[A-Za-z][\w:.+-]*\}`[^`]*`)|(?P<code>(`+)(?:.|\n)*?(?<!`)(?P=code_fence)(?!`))"
-                          .replace("(`+)", "(?P<code_fence>`+)") + r"|\$[^$\n]+\$")
+INLINE_TOKEN = re.compile(
+    r"(?P<role>\{[A-Za-z][\w:.+-]*\}`[^`]*`)|(?P<code>(`+)(?:.|\n)*?(?<!`)(?P=code_fence)(?!`))".replace(
+        "(`+)", "(?P<code_fence>`+)"
+    )
+    + r"|\$[^$\n]+\$"
+)
 TITLED = re.compile(r"^(.*?)\s*<([^<>]+)>$", re.S)
 FENCE_OPEN = re.compile(r"^(\s*)(`{3,}|~{3,}|:{3,})\s*(\{([^}]+)\})?\s*(.*?)\s*$")
-LINK = re.compile(r"(!?)\[((?:[^\[\]]|\[[^\]]*\])*)\]\(\s*(<[^>]*>|[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)(\s+\"[^\"]*\")?\s*\)")
+LINK = re.compile(
+    r"(!?)\[((?:[^\[\]]|\[[^\]]*\])*)\]\(\s*(<[^>]*>|[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)(\s+\"[^\"]*\")?\s*\)"
+)
 HTML_URL = re.compile(r"(<(?:a|img)\b[^>]*?\b(?:href|src)=\")([^\"]+)(\")", re.I)
 ABSOLUTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//)", re.I)
-ADMONITIONS = {"admonition", "note", "tip", "hint", "important", "warning", "caution", "attention", "danger",
-               "error", "seealso", "dropdown", "topic", "sidebar", "margin", "toggle", "todo"}
+ADMONITIONS = {
+    "admonition",
+    "note",
+    "tip",
+    "hint",
+    "important",
+    "warning",
+    "caution",
+    "attention",
+    "danger",
+    "error",
+    "seealso",
+    "dropdown",
+    "topic",
+    "sidebar",
+    "margin",
+    "toggle",
+    "todo",
+}
 COLLAPSED = {"dropdown", "toggle"}
 
 
@@ -284,8 +310,11 @@ class Converter:
         here = posixpath.dirname(self.docname)
         full = posixpath.normpath(posixpath.join(here, path)) if not path.startswith("/") else path.lstrip("/")
         doc = re.sub(r"\.(md|ipynb|html)$", "", full)
-        if doc in self.book.docs or (Path(self.book.root) / f"{doc}.md").is_file() \
-                or (Path(self.book.root) / f"{doc}.ipynb").is_file():
+        if (
+            doc in self.book.docs
+            or (Path(self.book.root) / f"{doc}.md").is_file()
+            or (Path(self.book.root) / f"{doc}.ipynb").is_file()
+        ):
             return self.book.page(doc, anchor)
         if (Path(self.book.root) / full).is_dir():
             return self.book.repo_blob.replace("/blob/", "/tree/") + full
@@ -334,12 +363,14 @@ class Converter:
         try:
             from myst_nb.core.variables import format_plain_text
         except ImportError:  # pragma: no cover - the same rule as myst-nb's
+
             def format_plain_text(text, fmt_spec):
                 try:
                     value = literal_eval(text)
                 except (SyntaxError, ValueError):
                     value = text
                 return format(value, fmt_spec) if fmt_spec not in ("", "s") else str(value)
+
         return format_plain_text(text, fmt)
 
     def glue_any(self, key: str, caption: str = "") -> str:
@@ -455,13 +486,13 @@ class Converter:
                 j = i + 1
                 while j < len(lines) and not close.match(lines[j]):
                     j += 1
-                body = [l[len(indent):] if l.startswith(indent) else l.lstrip() for l in lines[i + 1:j]]
+                body = [l[len(indent) :] if l.startswith(indent) else l.lstrip() for l in lines[i + 1 : j]]
                 flush()
                 if name:
                     block = self.directive(name.strip(), args, "\n".join(body))
                     out.append("\n".join(indent + l if l else l for l in block.split("\n")))
                 else:
-                    out.append("\n".join(lines[i:j + 1]))  # a code block: as it is
+                    out.append("\n".join(lines[i : j + 1]))  # a code block: as it is
                 i = j + 1
                 continue
             if TARGET.match(line) or re.match(r"^\s*%", line) or re.match(r"^\+\+\+", line):
@@ -478,8 +509,10 @@ class Converter:
         if name in ADMONITIONS:
             title = args.strip() or name.capitalize()
             collapsed = name in COLLAPSED or "dropdown" in classes or "toggle" in classes
-            return (f"<details{'' if collapsed else ' open'}>\n<summary><b>{self.inline(title)}</b></summary>\n\n"
-                    f"{self.convert(body).strip()}\n\n</details>")
+            return (
+                f"<details{'' if collapsed else ' open'}>\n<summary><b>{self.inline(title)}</b></summary>\n\n"
+                f"{self.convert(body).strip()}\n\n</details>"
+            )
         if name in ("figure", "image"):
             alt = options.get("alt", "")
             caption = self.convert(body).strip()
@@ -518,7 +551,7 @@ def _options(body: str) -> tuple[dict[str, str], str]:
         end = next((k for k in range(1, len(lines)) if lines[k].strip() == "---"), None)
         if end is not None:
             data = yaml.safe_load("\n".join(lines[1:end])) or {}
-            return {str(k): str(v) for k, v in data.items()}, "\n".join(lines[end + 1:])
+            return {str(k): str(v) for k, v in data.items()}, "\n".join(lines[end + 1 :])
     options, k = {}, 0
     while k < len(lines):
         match = re.match(r"^:([\w-]+):\s*(.*)$", lines[k])
@@ -560,6 +593,7 @@ def myst_to_markdown(text: str, book: Book, docname: str, glue: dict[str, dict] 
 # Notebooks
 # --------------------------------------------------------------------------------------------------
 
+
 def _student_edition():
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import student_edition
@@ -569,13 +603,18 @@ def _student_edition():
 
 def _with_edition_note(source: str, book: Book, docname: str, flavour: str, config: dict) -> str:
     """The header with a line saying what this notebook is, under the badge (or the title)."""
-    which = "student edition, without the exercise solutions" if flavour == "student" else \
-        "instructor edition: exercise solutions included, collapsed"
-    note = (f"*Colab edition of a chapter of the [online book]({book.page(docname)}) ({which}). The outputs "
-            f"are those of the book's build; the setup cell installs the kit at `{config['colab']['kit_ref']}`.*")
+    which = (
+        "student edition, without the exercise solutions"
+        if flavour == "student"
+        else "instructor edition: exercise solutions included, collapsed"
+    )
+    note = (
+        f"*Colab edition of a chapter of the [online book]({book.page(docname)}) ({which}). The outputs "
+        f"are those of the book's build; the setup cell installs the kit at `{config['colab']['kit_ref']}`.*"
+    )
     lines = source.split("\n")
     at = next((i for i, line in enumerate(lines) if BADGE_URL.search(line)), 0)
-    return "\n".join(lines[:at + 1] + ["", note] + lines[at + 1:])
+    return "\n".join(lines[: at + 1] + ["", note] + lines[at + 1 :])
 
 
 def colab_notebook(executed: dict, name: str, flavour: str, book: Book, config: dict) -> dict:
@@ -601,8 +640,9 @@ def colab_notebook(executed: dict, name: str, flavour: str, book: Book, config: 
                 source = pin_install(source, config)
                 setup_done = True
             # Glue-only outputs (hidden mime types) are the prose's numbers, now in the text.
-            cell["outputs"] = [o for o in cell.get("outputs", [])
-                               if not o.get("metadata", {}).get("scrapbook", {}).get("mime_prefix")]
+            cell["outputs"] = [
+                o for o in cell.get("outputs", []) if not o.get("metadata", {}).get("scrapbook", {}).get("mime_prefix")
+            ]
             tags = metadata.get("tags", [])
             if REMOVED_OUTPUT.intersection(tags):
                 cell["outputs"] = []  # as in the book (e.g. a figure the prose shows through glue:figure)
@@ -611,9 +651,16 @@ def colab_notebook(executed: dict, name: str, flavour: str, book: Book, config: 
                 # "Solution", else the cell's opening comment, else what the book does with the cell.
                 first, _, rest = source.partition("\n")
                 comment = first[1:].strip() if first.startswith("#") and not first.startswith("#!") else ""
-                title = "Solution" if se.is_solution(cell) else comment or (
-                    "Code (the book shows only its output)" if "remove-cell" not in tags
-                    else "Code the book runs without showing it")
+                title = (
+                    "Solution"
+                    if se.is_solution(cell)
+                    else comment
+                    or (
+                        "Code (the book shows only its output)"
+                        if "remove-cell" not in tags
+                        else "Code the book runs without showing it"
+                    )
+                )
                 if not source.lstrip().startswith(("# @title", "#@title")):
                     source = f"# @title {title}\n" + (rest if comment and comment == title else source)
                 metadata["cellView"] = "form"
@@ -642,8 +689,12 @@ def build(out: Path, root: Path = ROOT, executed: dict[str, dict] | None = None)
             path = out / flavour / name
             path.parent.mkdir(parents=True, exist_ok=True)
             colab = colab_notebook(notebook, name, flavour, book, config)
-            left = [f"{name}: {item}" for cell in colab["cells"] if cell["cell_type"] == "markdown"
-                    for item in leftovers(cell["source"])]
+            left = [
+                f"{name}: {item}"
+                for cell in colab["cells"]
+                if cell["cell_type"] == "markdown"
+                for item in leftovers(cell["source"])
+            ]
             if left:
                 raise ConversionError("MyST left in the Colab edition:\n  " + "\n  ".join(left))
             path.write_text(json.dumps(colab, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -653,7 +704,9 @@ def build(out: Path, root: Path = ROOT, executed: dict[str, dict] | None = None)
         "Generated by `book/colab_edition.py` from the executed notebooks of "
         f"{config['repository']['url']} (kit installed at `{config['colab']['kit_ref']}`); do not edit.\n"
         "`instructor/` keeps the exercise solutions (collapsed), `student/` has none.\n"
-        f"Read the book online: {book.baseurl}\n", encoding="utf-8")
+        f"Read the book online: {book.baseurl}\n",
+        encoding="utf-8",
+    )
     return written
 
 
@@ -684,10 +737,18 @@ def sync_sources(root: Path = ROOT) -> list[Path]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", nargs="?", type=Path, default=ROOT / "_build" / "colab",
-                        help="output folder (replaced); default _build/colab")
-    parser.add_argument("--sync-sources", action="store_true",
-                        help="instead: point the notebooks' badges and install lines at _config.yml (after a release bump)")
+    parser.add_argument(
+        "out",
+        nargs="?",
+        type=Path,
+        default=ROOT / "_build" / "colab",
+        help="output folder (replaced); default _build/colab",
+    )
+    parser.add_argument(
+        "--sync-sources",
+        action="store_true",
+        help="instead: point the notebooks' badges and install lines at _config.yml (after a release bump)",
+    )
     args = parser.parse_args()
     if args.sync_sources:
         changed = sync_sources()

@@ -75,10 +75,16 @@ def usable_cores() -> int:
 
 # Seconds per notebook when nothing was measured yet (a fresh clone): an ordering hint only, from the
 # execution-times page of a recent build; a build replaces it with what it measures (TIMES_FILE).
-TYPICAL_SECONDS = {"06_transformers.ipynb": 300, "05_faithfulness_violation_test.ipynb": 180,
-                   "04_mitigations.ipynb": 160, "03_shortcut_experiment.ipynb": 90,
-                   "01_attention_as_explanation.ipynb": 70, "explorer.ipynb": 30,
-                   "07_can_i_read_this_map.ipynb": 30, "02_combinatorial_shortcuts.ipynb": 10}
+TYPICAL_SECONDS = {
+    "06_transformers.ipynb": 300,
+    "05_faithfulness_violation_test.ipynb": 180,
+    "04_mitigations.ipynb": 160,
+    "03_shortcut_experiment.ipynb": 90,
+    "01_attention_as_explanation.ipynb": 70,
+    "explorer.ipynb": 30,
+    "07_can_i_read_this_map.ipynb": 30,
+    "02_combinatorial_shortcuts.ipynb": 10,
+}
 
 
 def longest_first(notebooks: list[Path], previous: dict[str, float]) -> list[Path]:
@@ -91,8 +97,13 @@ def longest_first(notebooks: list[Path], previous: dict[str, float]) -> list[Pat
     return sorted(notebooks, key=lambda path: -seconds.get(path.name, float("inf")))
 
 
-def execute(root: Path = ROOT, reuse: bool = False, jobs: int | None = None, folder: Path | None = None,
-            notebooks: list[Path] | None = None) -> dict[str, float]:
+def execute(
+    root: Path = ROOT,
+    reuse: bool = False,
+    jobs: int | None = None,
+    folder: Path | None = None,
+    notebooks: list[Path] | None = None,
+) -> dict[str, float]:
     """Execute the notebooks (default: those of ``_toc.yml``) into the cache folder (default: the one of
     ``_config.yml``); return ``{notebook: seconds}`` of those executed."""
     config = book_config(root)
@@ -132,8 +143,10 @@ def execute(root: Path = ROOT, reuse: bool = False, jobs: int | None = None, fol
     times_file.write_text(json.dumps({**previous, **seconds}, indent=1) + "\n")
     if seconds:
         width = max(map(len, seconds))
-        print(f"Executed {len(seconds)} notebook(s) in {wall:.0f} s "
-              f"({'one at a time' if jobs == 1 else f'{jobs} processes'}); seconds per notebook:")
+        print(
+            f"Executed {len(seconds)} notebook(s) in {wall:.0f} s "
+            f"({'one at a time' if jobs == 1 else f'{jobs} processes'}); seconds per notebook:"
+        )
         for name, value in sorted(seconds.items(), key=lambda item: -item[1]):
             print(f"  {name:<{width}}  {value:7.1f}")
         print(f"  {'sum':<{width}}  {sum(seconds.values()):7.1f}")
@@ -144,8 +157,11 @@ def execute(root: Path = ROOT, reuse: bool = False, jobs: int | None = None, fol
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reuse", action="store_true",
-                        help="keep the cache: execute only notebooks whose code changed since it was filled")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the cache: execute only notebooks whose code changed since it was filled",
+    )
     args = parser.parse_args()
     execute(reuse=args.reuse)
 

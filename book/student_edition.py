@@ -74,7 +74,9 @@ def solution_names(notebook: dict) -> tuple[set[str], set[str]]:
             continue
         source = "".join(cell["source"])
         try:
-            tree = ast.parse("\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))))
+            tree = ast.parse(
+                "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+            )
         except SyntaxError as error:
             raise SystemExit(f"cannot read solution cell {cell.get('id')}: {error}") from error
         for node in ast.walk(tree):
@@ -108,8 +110,10 @@ def as_student_ran_it(notebook: dict, name: str) -> dict:
             text = "".join(not_attempted_message(check) + "\n" for check in checks)
             cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": text}]
         elif cell.get("outputs"):
-            raise SystemExit(f"{name}: cell {cell.get('id')} comes after a solution and has outputs that may "
-                             "depend on it; make it a self-check or move it before the exercises")
+            raise SystemExit(
+                f"{name}: cell {cell.get('id')} comes after a solution and has outputs that may "
+                "depend on it; make it a self-check or move it before the exercises"
+            )
     return stripped
 
 
@@ -129,21 +133,27 @@ def executed_notebooks(root: Path = ROOT) -> dict[str, tuple[dict, float]]:
         except KeyError:
             record = None
         if record is None:
-            raise SystemExit(f"{path.relative_to(root)} has no executed copy with its current code in {folder}: "
-                             "run `python book/execute.py --reuse` (or `bash book/build.sh`) first")
+            raise SystemExit(
+                f"{path.relative_to(root)} has no executed copy with its current code in {folder}: "
+                "run `python book/execute.py --reuse` (or `bash book/build.sh`) first"
+            )
         _, merged = cache.merge_match_into_notebook(notebook)
-        executed[str(path.relative_to(root))] = (json.loads(nbformat.writes(merged)),
-                                                 float(record.data.get("execution_seconds", 0.0)))
+        executed[str(path.relative_to(root))] = (
+            json.loads(nbformat.writes(merged)),
+            float(record.data.get("execution_seconds", 0.0)),
+        )
     return executed
 
 
 def timings_page(seconds: dict[str, float]) -> str:
     rows = "\n".join(f"| {name} | {value:.0f} |" for name, value in seconds.items())
-    return ("# Execution times\n\n"
-            "This student edition was made from the notebooks executed for the instructor edition (solution "
-            "cells and their outputs removed), so its chapters were not executed again. How long each notebook "
-            "took in that run, on the machine that built this copy of the book (several notebooks ran at once, "
-            "one per core):\n\n| notebook | seconds |\n|---|---|\n" + rows + "\n")
+    return (
+        "# Execution times\n\n"
+        "This student edition was made from the notebooks executed for the instructor edition (solution "
+        "cells and their outputs removed), so its chapters were not executed again. How long each notebook "
+        "took in that run, on the machine that built this copy of the book (several notebooks ran at once, "
+        "one per core):\n\n| notebook | seconds |\n|---|---|\n" + rows + "\n"
+    )
 
 
 def student_results(source: Path, dest: Path, hidden: dict[str, tuple[set[str], set[str]]]) -> None:
@@ -164,8 +174,9 @@ def student_results(source: Path, dest: Path, hidden: dict[str, tuple[set[str], 
         (dest / path.name).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def stage(dest: Path, notebooks_out: Path | None = None, root: Path = ROOT,
-          results_out: Path | None = None) -> dict[str, int]:
+def stage(
+    dest: Path, notebooks_out: Path | None = None, root: Path = ROOT, results_out: Path | None = None
+) -> dict[str, int]:
     """Copy the book sources to ``dest`` without solution cells; return ``{notebook: cells removed}``.
 
     With ``results_out`` the notebooks carry the instructor build's outputs (see the module docstring).
@@ -188,13 +199,16 @@ def stage(dest: Path, notebooks_out: Path | None = None, root: Path = ROOT,
     if executed:
         config["execute"]["exclude_patterns"] = sorted(executed)  # rendered with their outputs
         (dest / "book" / "execution_times.md").write_text(
-            timings_page({Path(name).stem: seconds for name, (_, seconds) in executed.items()}), encoding="utf-8")
+            timings_page({Path(name).stem: seconds for name, (_, seconds) in executed.items()}), encoding="utf-8"
+        )
     repo = os.environ.get("ATTNLAB_STUDENT_REPO", "").strip().strip("/")
     if repo:
         config["repository"]["url"] = f"https://github.com/{repo}"
     config["colab"]["edition"] = "student"  # the Colab button opens the student flavour (book/_ext)
-    (dest / "_config.yml").write_text("# Generated by book/student_edition.py: do not edit.\n"
-                                      + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    (dest / "_config.yml").write_text(
+        "# Generated by book/student_edition.py: do not edit.\n"
+        + yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+    )
     removed, hidden = {}, {}
     for path in sorted(dest.rglob("*.ipynb")):
         name = str(path.relative_to(dest))
@@ -211,8 +225,9 @@ def stage(dest: Path, notebooks_out: Path | None = None, root: Path = ROOT,
             Path(notebooks_out).mkdir(parents=True, exist_ok=True)
             clean, _ = strip_solutions(source)
             _retarget_colab(clean, name, config)
-            (Path(notebooks_out) / path.name).write_text(json.dumps(clean, indent=1, ensure_ascii=False) + "\n",
-                                                          encoding="utf-8")
+            (Path(notebooks_out) / path.name).write_text(
+                json.dumps(clean, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
     if results_out is not None:
         from attnlab.results import results_dir
 
@@ -224,8 +239,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dest", type=Path, help="staging folder for the student book's sources (replaced)")
     parser.add_argument("--notebooks", type=Path, help="also copy the student notebooks here")
-    parser.add_argument("--results", type=Path,
-                        help="use the instructor build's executed notebooks; write the student results here")
+    parser.add_argument(
+        "--results", type=Path, help="use the instructor build's executed notebooks; write the student results here"
+    )
     args = parser.parse_args()
     if args.notebooks and args.notebooks.exists():
         shutil.rmtree(args.notebooks)

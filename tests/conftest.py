@@ -21,8 +21,9 @@ def batch() -> Batch:
 
 def make_model(encoder="bilstm", attention="additive", seed=0, **kwargs) -> AttentionClassifier:
     torch.manual_seed(seed)
-    model = AttentionClassifier(20, 2, encoder=encoder, attention=attention, embed_dim=8,
-                                hidden_dim=6, cnn_filters=3, **kwargs)
+    model = AttentionClassifier(
+        20, 2, encoder=encoder, attention=attention, embed_dim=8, hidden_dim=6, cnn_filters=3, **kwargs
+    )
     return model.eval()
 
 

@@ -19,8 +19,10 @@ spec.loader.exec_module(browser_check)
 
 def test_broken_local_links_are_found(tmp_path):
     (tmp_path / "sub").mkdir()
-    (tmp_path / "index.html").write_text('<a href="sub/page.html#x">ok</a> <a href="https://example.org">remote</a>'
-                                         '<img src="missing.png"> <a href="#top">anchor</a>')
+    (tmp_path / "index.html").write_text(
+        '<a href="sub/page.html#x">ok</a> <a href="https://example.org">remote</a>'
+        '<img src="missing.png"> <a href="#top">anchor</a>'
+    )
     (tmp_path / "sub" / "page.html").write_text('<a href="../index.html">up</a> <a href="gone.html">gone</a>')
     assert browser_check.broken_local_links(tmp_path) == ["index.html -> missing.png", "sub/page.html -> gone.html"]
 
@@ -70,7 +72,7 @@ def test_built_explorer_page_shows_the_gallery_and_no_dead_controls():
     if browser is None:
         pytest.skip("Chromium is not installed and .ci/run could not install it (apt-get install -y chromium)")
     out = ROOT / "_build" / "browser_check"
-    report, = browser_check.browse(build, ["notebooks/explorer.html#explorer-gallery"], out, browser)
+    (report,) = browser_check.browse(build, ["notebooks/explorer.html#explorer-gallery"], out, browser)
     assert report["title"], "the explorer page did not load"
     assert browser_check.problems_in([report]) == []
     assert Path(report["screenshot"]).stat().st_size > 10_000, "the screenshot of the gallery looks empty"

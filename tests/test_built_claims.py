@@ -17,15 +17,20 @@ from attnlab.results import load_claims
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 
-pytestmark = pytest.mark.skipif(not os.environ.get("ATTNLAB_CHECK_BUILD"),
-                                reason="reads the built book: set ATTNLAB_CHECK_BUILD=1 after `bash book/build.sh` "
-                                       "(.ci/run does)")
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("ATTNLAB_CHECK_BUILD"),
+    reason="reads the built book: set ATTNLAB_CHECK_BUILD=1 after `bash book/build.sh` (.ci/run does)",
+)
 
 
 def chapters():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [Path(c["file"]).name for part in toc["parts"] for c in part["chapters"]
-            if c["file"].startswith("notebooks/") and Path(c["file"]).name[:2].isdigit()]
+    return [
+        Path(c["file"]).name
+        for part in toc["parts"]
+        for c in part["chapters"]
+        if c["file"].startswith("notebooks/") and Path(c["file"]).name[:2].isdigit()
+    ]
 
 
 def test_every_chapter_wrote_claims_and_all_hold_in_the_full_build():
@@ -60,7 +65,9 @@ def test_every_figure_of_a_built_chapter_has_a_numbered_caption(stem, edition):
     """In both editions: the student edition renders the same cells (captions live in their metadata)."""
     html = HTML if edition == "instructor" else ROOT / "_build" / "student" / "html"
     if not (html / "index.html").is_file():
-        pytest.skip(f"the {edition} edition is not built (bash book/build.sh{' --student' if edition == 'student' else ''})")
+        pytest.skip(
+            f"the {edition} edition is not built (bash book/build.sh{' --student' if edition == 'student' else ''})"
+        )
     page = (html / "notebooks" / f"{stem}.html").read_text(encoding="utf-8")
     images = IMAGE.findall(page)
     assert images, f"{stem}: no figure on the page"

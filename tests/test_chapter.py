@@ -38,8 +38,9 @@ def test_a_true_claim_is_written_with_its_numbers(tmp_path):
     assert chapter.claim("a_below_b", "A violates less than B", 0.1 < 0.3, a=0.1, b=0.3) is None  # no stray True
     assert chapter.claims[-1]["holds"] is True
     stored = results.load_claims(tmp_path)["05_x"]
-    assert stored == [{"id": "a_below_b", "text": "A violates less than B", "holds": True,
-                       "numbers": {"a": 0.1, "b": 0.3}}]
+    assert stored == [
+        {"id": "a_below_b", "text": "A violates less than B", "holds": True, "numbers": {"a": 0.1, "b": 0.3}}
+    ]
     assert "05_x" not in results.load_results(tmp_path)  # claims files are not results files
     ledger = results.claims_ledger(tmp_path)
     assert ledger.loc[0, "claim"] == "a_below_b" and ledger.loc[0, "numbers"] == "a = 0.1, b = 0.3"
@@ -56,13 +57,16 @@ def test_a_false_claim_stops_a_full_run_and_is_reported_in_smoke_mode(tmp_path, 
     assert "not checked" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    (dict(id="Bad Id", text="t", holds=True, a=1), ValueError),
-    (dict(id="ok", text="", holds=True, a=1), ValueError),
-    (dict(id="ok", text="t", holds=0.3, a=1), TypeError),  # a number is not a check
-    (dict(id="ok", text="t", holds=True), TypeError),  # a claim rests on numbers
-    (dict(id="ok", text="t", holds=True, a=float("inf")), ValueError),
-])
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        (dict(id="Bad Id", text="t", holds=True, a=1), ValueError),
+        (dict(id="ok", text="", holds=True, a=1), ValueError),
+        (dict(id="ok", text="t", holds=0.3, a=1), TypeError),  # a number is not a check
+        (dict(id="ok", text="t", holds=True), TypeError),  # a claim rests on numbers
+        (dict(id="ok", text="t", holds=True, a=float("inf")), ValueError),
+    ],
+)
 def test_claims_reject_bad_values(tmp_path, kwargs, error):
     chapter = Chapter("05_x", results_dir=tmp_path, plot_theme=False)
     with pytest.raises(error):
@@ -99,12 +103,16 @@ def _notebook(tmp_path, claim_holds: bool):
     nb.metadata["language_info"] = {"name": "python"}
     params = nbformat.v4.new_code_cell('SMOKE = False\nRESULTS_DIR = ""')
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(
-        "from attnlab.chapter import Chapter\n"
-        "chapter = Chapter('09_toy', smoke=SMOKE, results_dir=RESULTS_DIR, plot_theme=False)\n"
-        "chapter.record(toy_ratio=0.4)\n"
-        f"chapter.claim('toy_below_half', 'the toy ratio is below one half', {claim_holds}, toy_ratio=0.4)\n"
-        "chapter.finish()")]
+    nb.cells = [
+        params,
+        nbformat.v4.new_code_cell(
+            "from attnlab.chapter import Chapter\n"
+            "chapter = Chapter('09_toy', smoke=SMOKE, results_dir=RESULTS_DIR, plot_theme=False)\n"
+            "chapter.record(toy_ratio=0.4)\n"
+            f"chapter.claim('toy_below_half', 'the toy ratio is below one half', {claim_holds}, toy_ratio=0.4)\n"
+            "chapter.finish()"
+        ),
+    ]
     path = tmp_path / "09_toy.ipynb"
     nbformat.write(nb, path)
     return path
@@ -114,8 +122,12 @@ def _notebook(tmp_path, claim_holds: bool):
 def test_a_false_claim_fails_a_full_mode_papermill_run(tmp_path, smoke):
     path = _notebook(tmp_path, claim_holds=False)
     run = lambda: papermill.execute_notebook(  # noqa: E731
-        str(path), str(tmp_path / "out.ipynb"), kernel_name="python3", progress_bar=False,
-        parameters={"SMOKE": smoke, "RESULTS_DIR": str(tmp_path)})
+        str(path),
+        str(tmp_path / "out.ipynb"),
+        kernel_name="python3",
+        progress_bar=False,
+        parameters={"SMOKE": smoke, "RESULTS_DIR": str(tmp_path)},
+    )
     if smoke:
         run()  # reported, not fatal
     else:
@@ -170,7 +182,8 @@ def test_every_run_says_what_produced_its_numbers(tmp_path):
 
 def test_the_scorecard_refuses_smoke_mode_numbers(tmp_path):
     Chapter("01_attention_as_explanation", smoke=True, results_dir=tmp_path, plot_theme=False).record(
-        chapter1_test_accuracy=0.6)
+        chapter1_test_accuracy=0.6
+    )
     with pytest.raises(ValueError, match=r"smoke mode: \['01_attention_as_explanation'\]"):
         scorecard(tmp_path)
     assert scorecard(tmp_path, allow_smoke=True).set_index("key").loc["chapter1_test_accuracy", "kit"] == 0.6

@@ -27,8 +27,18 @@ def lab():
     tasks = [make_shortcut_task(n, "xor", seed=k) for k, n in enumerate((1500, 300, 400))]
     set_seed(0)
     model = MaskClassifier(len(tasks[0].vocab), head="linear")
-    fit(model, tasks[0].batch, tasks[1].batch, epochs=6, batch_size=64, lr=3e-3, patience=6, seed=0,
-        progress=False, stop_when_perfect=True)
+    fit(
+        model,
+        tasks[0].batch,
+        tasks[1].batch,
+        epochs=6,
+        batch_size=64,
+        lr=3e-3,
+        patience=6,
+        seed=0,
+        progress=False,
+        stop_when_perfect=True,
+    )
     return model, tasks
 
 
@@ -55,9 +65,18 @@ def check_report(report, keys):
     assert [v.key for v in report.verdicts] == keys
     assert all(v.status in STATUSES and v.measured and v.verdict for v in report.verdicts)
     assert all(isinstance(x, (int, float)) and math.isfinite(x) for x in report.numbers.values())
-    for name in ("violation_raw_attention", "violation_attention_x_gradient", "violation_random", "accuracy",
-                 "uniform_attention_accuracy", "permuted_attention_accuracy", "mask_probe_accuracy",
-                 "majority_share", "length_only_probe_accuracy", "top_attention_suppresses_share"):
+    for name in (
+        "violation_raw_attention",
+        "violation_attention_x_gradient",
+        "violation_random",
+        "accuracy",
+        "uniform_attention_accuracy",
+        "permuted_attention_accuracy",
+        "mask_probe_accuracy",
+        "majority_share",
+        "length_only_probe_accuracy",
+        "top_attention_suppresses_share",
+    ):
         assert 0 <= report.numbers[name] <= 1, name
     # attention is never negative: the first item always calls for caution
     assert report["signed"].status == "caution" and report.numbers["min_attention_weight"] >= 0
@@ -67,8 +86,7 @@ def check_report(report, keys):
 
 def test_checklist_on_a_shortcut_lab_model(lab, capsys):
     model, (train, _, test) = lab
-    report = run_checklist(model, test.batch, train=train.batch, trained_jointly=True, neutral=test.neutral,
-                           n=200)
+    report = run_checklist(model, test.batch, train=train.batch, trained_jointly=True, neutral=test.neutral, n=200)
     check_report(report, ["signed", "violation", "counterfactual", "mask_code", "joint", "neutral"])
     assert report.numbers["n_sentences"] == 200
     assert 0 <= report.numbers["neutral_mass"] <= 1
@@ -106,8 +124,11 @@ def test_checklist_rejects_bad_inputs(sentiment):
 def stated_claims(stem):
     """Claim ids stated by the code of a chapter outside its solution cells (those are in the student edition too)."""
     cells = json.loads((ROOT / "notebooks" / f"{stem}.ipynb").read_text())["cells"]
-    code = "\n".join("".join(c["source"]) for c in cells
-                     if c["cell_type"] == "code" and "solution" not in c["metadata"].get("tags", []))
+    code = "\n".join(
+        "".join(c["source"])
+        for c in cells
+        if c["cell_type"] == "code" and "solution" not in c["metadata"].get("tags", [])
+    )
     return set(re.findall(r"claim\(\s*f?[\"']([a-z0-9_]+)[\"']", code))
 
 
@@ -125,6 +146,8 @@ def test_items_html_links_the_claims_ledger_rows():
         for stem, claim in item.claims:
             assert f'href="../book/claims.html#{claim_anchor(stem, claim)}"' in page
         assert f'href="../notebooks/{item.chapter}.html"' in page
-    assert claim_anchor("05_faithfulness_violation_test", "signed_below_raw") == \
-        "claim-05-faithfulness-violation-test-signed-below-raw"
+    assert (
+        claim_anchor("05_faithfulness_violation_test", "signed_below_raw")
+        == "claim-05-faithfulness-violation-test-signed-below-raw"
+    )
     assert "claim_anchor" in (ROOT / "book" / "claims.md").read_text()  # the ledger uses the same anchors

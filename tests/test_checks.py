@@ -25,8 +25,14 @@ def fails_with(check, fn, *fragments):
 
 
 def test_a_stub_is_reported_as_not_attempted_not_as_wrong(capsys):
-    for check in (checks.check_masked_softmax, checks.check_leave_one_out, checks.check_capacity_bits,
-                  checks.check_mutual_information_bits, checks.check_violates, checks.check_integrated_gradients):
+    for check in (
+        checks.check_masked_softmax,
+        checks.check_leave_one_out,
+        checks.check_capacity_bits,
+        checks.check_mutual_information_bits,
+        checks.check_violates,
+        checks.check_integrated_gradients,
+    ):
         assert not check(lambda *args, **kwargs: None)
         assert "not attempted yet" in capsys.readouterr().out
 
@@ -57,7 +63,9 @@ def test_a_new_check_written_with_the_public_framework_passes_fails_and_reports_
 
     outcome = check_square(lambda x: x * x)
     assert outcome and "✓ check_square" in capsys.readouterr().out and "4 cases" in outcome.message
-    with pytest.raises(CheckFailed, match=r"check_square: you doubled x instead of squaring it \(first wrong case: x = 1.5\)"):
+    with pytest.raises(
+        CheckFailed, match=r"check_square: you doubled x instead of squaring it \(first wrong case: x = 1.5\)"
+    ):
         check_square(lambda x: 2 * x)
     with pytest.raises(CheckFailed, match=r"wrong value on x = 1.5: expected 2.25, got 3.25 \(1 of 4 cases wrong\)"):
         check_square(lambda x: x * x + (x == 1.5))
@@ -79,10 +87,17 @@ def test_masked_softmax(capsys):
     fails_with(checks.check_masked_softmax, lambda s, m: torch.softmax(s, -1), "padding")
     fails_with(checks.check_masked_softmax, lambda s, m: torch.softmax(s.masked_fill(~m, 0), -1), "padding", "-inf")
     fails_with(checks.check_masked_softmax, lambda s, m: torch.softmax(s, -1) * m, "normalisation", "rows sum")
-    fails_with(checks.check_masked_softmax, lambda s, m: torch.softmax(s.masked_fill(~m, -1e9), 0) * m,
-               "normalisation", "dim 0")
-    fails_with(checks.check_masked_softmax,
-               lambda s, m: torch.exp(s) * m / (torch.exp(s) * m).sum(-1, keepdim=True), "overflow")
+    fails_with(
+        checks.check_masked_softmax,
+        lambda s, m: torch.softmax(s.masked_fill(~m, -1e9), 0) * m,
+        "normalisation",
+        "dim 0",
+    )
+    fails_with(
+        checks.check_masked_softmax,
+        lambda s, m: torch.exp(s) * m / (torch.exp(s) * m).sum(-1, keepdim=True),
+        "overflow",
+    )
     fails_with(checks.check_masked_softmax, lambda s, m: masked_softmax(2 * s, m), "values")
 
 
@@ -92,14 +107,20 @@ def test_leave_one_out():
 
     assert checks.check_leave_one_out(reference)
     fails_with(checks.check_leave_one_out, lambda *a: -reference(*a), "sign")
-    fails_with(checks.check_leave_one_out,
-               lambda m, t, k: explain("leave_one_out", m, t, k, target=torch.ones(len(t), dtype=torch.long)),
-               "wrong class", "class 1")
-    fails_with(checks.check_leave_one_out,
-               lambda m, t, k: explain("leave_one_out", m, t, k, operator="zeros_mask"), "removal", "slice_out")
+    fails_with(
+        checks.check_leave_one_out,
+        lambda m, t, k: explain("leave_one_out", m, t, k, target=torch.ones(len(t), dtype=torch.long)),
+        "wrong class",
+        "class 1",
+    )
+    fails_with(
+        checks.check_leave_one_out,
+        lambda m, t, k: explain("leave_one_out", m, t, k, operator="zeros_mask"),
+        "removal",
+        "slice_out",
+    )
     fails_with(checks.check_leave_one_out, lambda m, t, k: reference(m, t, k) + 0.1 * ~k, "padding")
-    fails_with(checks.check_leave_one_out, lambda m, t, k: _loo_reference(m, Batch(t, k), logits=True),
-               "logits")
+    fails_with(checks.check_leave_one_out, lambda m, t, k: _loo_reference(m, Batch(t, k), logits=True), "logits")
     fails_with(checks.check_leave_one_out, lambda m, t, k: reference(m, t, k)[:, :-1], "shape")
 
 
@@ -117,8 +138,12 @@ def test_capacity_bits():
     fails_with(checks.check_capacity_bits, lambda n, k, ordered=False: capacity(n, k, ordered) * math.log(2), "nats")
     fails_with(checks.check_capacity_bits, lambda n, k, ordered=False: capacity(n, k, False), "ordering", "n!/(n−k)!")
     fails_with(checks.check_capacity_bits, lambda n, k, ordered=False: k * math.log2(n), "repetition")
-    fails_with(checks.check_capacity_bits, lambda n, k, ordered=False: math.log2(max(math.perm(n, k) if ordered else math.comb(n, k), 1)), "edge case",
-               "ValueError")
+    fails_with(
+        checks.check_capacity_bits,
+        lambda n, k, ordered=False: math.log2(max(math.perm(n, k) if ordered else math.comb(n, k), 1)),
+        "edge case",
+        "ValueError",
+    )
 
 
 def mutual_information(joint, log=np.log2, normalise=True, skip_zeros=True):
@@ -180,11 +205,16 @@ def test_integrated_gradients():
     assert checks.check_integrated_gradients(left_riemann_ig)  # any Riemann rule passes
     fails_with(checks.check_integrated_gradients, lambda *a: left_riemann_ig(*a, divide=False), "missing 1/steps")
     fails_with(checks.check_integrated_gradients, lambda *a: -integrated_gradients(*a), "sign")
-    fails_with(checks.check_integrated_gradients,
-               lambda m, t, k, s: explain("integrated_gradients", m, t, k, steps=s,
-                                          target=torch.ones(len(t), dtype=torch.long)), "wrong class")
-    fails_with(checks.check_integrated_gradients, lambda m, t, k, s: explain("input_x_gradient", m, t, k),
-               "input × gradient")
+    fails_with(
+        checks.check_integrated_gradients,
+        lambda m, t, k, s: explain(
+            "integrated_gradients", m, t, k, steps=s, target=torch.ones(len(t), dtype=torch.long)
+        ),
+        "wrong class",
+    )
+    fails_with(
+        checks.check_integrated_gradients, lambda m, t, k, s: explain("input_x_gradient", m, t, k), "input × gradient"
+    )
     fails_with(checks.check_integrated_gradients, lambda *a: integrated_gradients(*a) + 0.1, "padding")
 
 

@@ -33,8 +33,14 @@ def test_compare_methods_is_the_violation_test_of_explain_all():
 
 
 def test_level_shifts_compares_violating_with_never_violating_sentences():
-    instances = pd.DataFrame({"method": "m", "seed": 0, "violation level": [0, 0, 0, 0, 1 / 3, 1],
-                              "comprehensiveness": [0.1, 0.2, 0.3, 0.4, 0.0, 0.05]})
+    instances = pd.DataFrame(
+        {
+            "method": "m",
+            "seed": 0,
+            "violation level": [0, 0, 0, 0, 1 / 3, 1],
+            "comprehensiveness": [0.1, 0.2, 0.3, 0.4, 0.0, 0.05],
+        }
+    )
     table = level_shifts(instances, ["comprehensiveness"]).iloc[0]
     assert table["n violating"] == 2
     assert table["median, non-violating"] == 0.25 and table["median, violating"] == 0.025

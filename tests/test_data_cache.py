@@ -171,8 +171,9 @@ def test_truncated_lexicon_is_detected_and_repaired(cache):
     assert sha256_of(lexicon) == vader.LEXICON_SHA256
 
 
-@pytest.mark.parametrize("damage", ["missing file", "no manifest and a missing file", "bad manifest",
-                                    "extra bytes", "empty folder"])
+@pytest.mark.parametrize(
+    "damage", ["missing file", "no manifest and a missing file", "bad manifest", "extra bytes", "empty folder"]
+)
 def test_half_built_or_corrupted_cache_is_rebuilt(cache, damage):
     folder = vader.vader_files()
     movies = folder / vader.DOMAINS["movies"][0]
@@ -295,8 +296,11 @@ def download_into(cache, monkeypatch):
 
 def nothing_left(root):
     downloads = root / "downloads"
-    return not (root / vader.CACHE_FOLDER).exists() and (
-        not downloads.exists() or not any(downloads.iterdir())) and leftovers(root) == []
+    return (
+        not (root / vader.CACHE_FOLDER).exists()
+        and (not downloads.exists() or not any(downloads.iterdir()))
+        and leftovers(root) == []
+    )
 
 
 def test_good_archive_is_downloaded_verified_and_used(server, download_into, monkeypatch):
@@ -339,8 +343,10 @@ def test_corrupted_download_names_the_actual_hash(server, download_into, archive
     download_into(f"{base}/corrupt.tar.gz")
     corrupt = bytearray(archive.read_bytes())
     corrupt[len(corrupt) // 2] ^= 0xFF
-    with pytest.raises(DataUnavailableError, match=f"SHA-256 {hashlib.sha256(corrupt).hexdigest()}, expected "
-                                                   f"{vader.VADER_SDIST_SHA256}"):
+    with pytest.raises(
+        DataUnavailableError,
+        match=f"SHA-256 {hashlib.sha256(corrupt).hexdigest()}, expected {vader.VADER_SDIST_SHA256}",
+    ):
         vader.vader_files()
 
 

@@ -16,8 +16,16 @@ import pytest
 import torch
 
 from attnlab import data
-from attnlab.data import (HUB_DATASETS, Batch, DataUnavailableError, Vocab, encode, load_hub_dataset,
-                          load_sentiment, load_splits)
+from attnlab.data import (
+    HUB_DATASETS,
+    Batch,
+    DataUnavailableError,
+    Vocab,
+    encode,
+    load_hub_dataset,
+    load_sentiment,
+    load_splits,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,9 +48,16 @@ class FakeSplit:
 
 def fake_hub(n_train=300, n_test=80, classes=2, text="text", test_split="test"):
     """Rows 'text i <label word>' whose label is i % classes; a few test rows have the label -1 (as SST-2's)."""
+
     def rows(n, prefix, unlabelled=()):
-        return [{text: f"{prefix} {i} word{i % classes} <br /> more words here", "label":
-                 -1 if i in unlabelled else i % classes} for i in range(n)]
+        return [
+            {
+                text: f"{prefix} {i} word{i % classes} <br /> more words here",
+                "label": -1 if i in unlabelled else i % classes,
+            }
+            for i in range(n)
+        ]
+
     return {"train": FakeSplit(rows(n_train, "train")), test_split: FakeSplit(rows(n_test, "test", {0, 1}))}
 
 
@@ -113,8 +128,11 @@ def test_ag_news_has_four_classes_and_the_violation_test_takes_them(hub):
 
 
 def test_a_two_class_chapter_refuses_ag_news_before_downloading(hub):
-    with pytest.raises(ValueError, match=r"'ag_news' has 4 classes \(World, Sports, Business, Sci/Tech\), "
-                                         r"but chapter 1 reads .*Choose a two-class dataset: 'movies'.*'sst2'"):
+    with pytest.raises(
+        ValueError,
+        match=r"'ag_news' has 4 classes \(World, Sports, Business, Sci/Tech\), "
+        r"but chapter 1 reads .*Choose a two-class dataset: 'movies'.*'sst2'",
+    ):
         load_splits("ag_news", require_binary="chapter 1 reads predictions as positive or negative")
     assert hub.calls == []
     assert load_splits("sst2", require_binary="two classes").train.label_names == ("negative", "positive")
@@ -135,8 +153,11 @@ def test_offline_the_error_says_what_to_do(hub, monkeypatch):
     monkeypatch.setattr(hub, "load_dataset", offline)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
-    with pytest.raises(DataUnavailableError, match=r"Could not load fancyzhx/yelp_polarity .*internet access.*"
-                                                   r"DATASET='movies'") as caught:
+    with pytest.raises(
+        DataUnavailableError,
+        match=r"Could not load fancyzhx/yelp_polarity .*internet access.*"
+        r"DATASET='movies'",
+    ) as caught:
         load_splits("yelp_polarity")
     assert "HF_HUB_OFFLINE" not in str(caught.value)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -150,14 +171,17 @@ def test_a_hub_dataset_without_the_expected_split_is_a_clear_error(hub, monkeypa
         load_splits("sst2")
 
 
-@pytest.mark.parametrize("call, error, phrase", [
-    (lambda: load_splits("sst-2"), ValueError, "unknown DATASET 'sst-2'; choose one of 'movies'"),
-    (lambda: load_splits(None), ValueError, "unknown DATASET None"),
-    (lambda: load_splits("movies", require_binary=True), TypeError, "require_binary must be a sentence"),
-    (lambda: load_hub_dataset("movies"), ValueError, "unknown hub dataset 'movies'"),
-    (lambda: load_hub_dataset("sst2", max_train=0), ValueError, "max_train must be a whole number >= 1, got 0"),
-    (lambda: load_hub_dataset("sst2", max_tokens=2.5), TypeError, "max_tokens must be a whole number"),
-])
+@pytest.mark.parametrize(
+    "call, error, phrase",
+    [
+        (lambda: load_splits("sst-2"), ValueError, "unknown DATASET 'sst-2'; choose one of 'movies'"),
+        (lambda: load_splits(None), ValueError, "unknown DATASET None"),
+        (lambda: load_splits("movies", require_binary=True), TypeError, "require_binary must be a sentence"),
+        (lambda: load_hub_dataset("movies"), ValueError, "unknown hub dataset 'movies'"),
+        (lambda: load_hub_dataset("sst2", max_train=0), ValueError, "max_train must be a whole number >= 1, got 0"),
+        (lambda: load_hub_dataset("sst2", max_tokens=2.5), TypeError, "max_tokens must be a whole number"),
+    ],
+)
 def test_bad_names_and_caps(call, error, phrase):
     with pytest.raises(error) as caught:
         call()
@@ -176,8 +200,11 @@ def test_setting_a_name_on_the_package_reaches_its_home_module(monkeypatch, tmp_
     assert data.vader.LOCK_TIMEOUT_SECONDS == data.LOCK_TIMEOUT_SECONDS == 900
 
 
-CHAPTERS = {"01_attention_as_explanation": "74cfad73", "05_faithfulness_violation_test": "24eb74b1",
-            "06_transformers": "108680f4"}
+CHAPTERS = {
+    "01_attention_as_explanation": "74cfad73",
+    "05_faithfulness_violation_test": "24eb74b1",
+    "06_transformers": "108680f4",
+}
 
 
 @pytest.mark.parametrize("stem", CHAPTERS)

@@ -59,8 +59,14 @@ def test_the_depth_figure_methods_run_and_the_violation_test_takes_them(batch):
     model = DeepDecoderClassifier(30, decoder_layers=4, hidden_dim=8, embed_dim=6, decoder_activation="tanh").eval()
     assert sum(isinstance(m, nn.Tanh) for m in model.output) == 3
     weights = explain_all(model, batch, DEPTH_FIGURE_METHODS, options={"integrated_gradients": {"steps": 4}})
-    assert list(weights) == ["raw_attention", "attention_x_gradient", "attention_x_value_norm", "input_x_gradient",
-                             "integrated_gradients", "random"]
+    assert list(weights) == [
+        "raw_attention",
+        "attention_x_gradient",
+        "attention_x_value_norm",
+        "input_x_gradient",
+        "integrated_gradients",
+        "random",
+    ]
     assert (weights["random"][batch.mask] >= 0).all(), "the paper's random baseline is non-negative"
     report = violation_test(model, batch.tokens, batch.mask, weights)
     for name in weights:
@@ -88,5 +94,8 @@ def test_depth_scorecard_rows_compare_at_the_same_depth():
         assert dataset in ("SST", "Yelp") and f"+ {depth} deep layer" in row.setting
         assert row.source == SOURCE_FIGURE and row.paper == liu2022_depth(dataset, method, depth)
         assert method in DEPTH_FIGURE_METHODS
-    assert not [r for r in SCORECARD_ROWS if r.chapter == "06_transformers" and r.key.startswith("transformer_depth_")
-                and r.paper is not None], "the Transformer-layer sweep has no paper curve to sit beside"
+    assert not [
+        r
+        for r in SCORECARD_ROWS
+        if r.chapter == "06_transformers" and r.key.startswith("transformer_depth_") and r.paper is not None
+    ], "the Transformer-layer sweep has no paper curve to sit beside"

@@ -53,8 +53,23 @@ from attnlab.models import (
 from attnlab.train import accuracy, fit, predict_proba
 
 DEVICES = available_devices()
-BERT_WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "great", "movie", "terrible", "awful", "acting",
-              "fine", ".", ",", "!"]
+BERT_WORDS = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "a",
+    "great",
+    "movie",
+    "terrible",
+    "awful",
+    "acting",
+    "fine",
+    ".",
+    ",",
+    "!",
+]
 SENTENCES = ["a great movie .", "terrible , awful acting !", "fine", "a terrible , terrible movie"]
 
 
@@ -88,9 +103,15 @@ def tiny_bert(tmp_path_factory):
     (folder / "vocab.txt").write_text("\n".join(BERT_WORDS) + "\n")
     tokenizer = transformers.BertTokenizerFast(str(folder / "vocab.txt"))
     torch.manual_seed(0)
-    config = transformers.BertConfig(vocab_size=len(BERT_WORDS), hidden_size=16, num_hidden_layers=2,
-                                     num_attention_heads=2, intermediate_size=32, max_position_embeddings=32,
-                                     num_labels=2)
+    config = transformers.BertConfig(
+        vocab_size=len(BERT_WORDS),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=32,
+        num_labels=2,
+    )
     return HFClassifier(transformers.BertForSequenceClassification(config), tokenizer).eval()
 
 
@@ -100,8 +121,9 @@ def _model_and_batch(name, device, tiny_bert):
         batch = model.encode(SENTENCES, [1, 0, 1, 0])
     else:
         model = _kit_model(name).eval()
-        batch = Batch.from_ids([[2, 3, 4, 5, 6, 19], [7, 8], [9, 10, 11], [12], [13, 14, 15, 16, 17, 18]],
-                               labels=[0, 1, 0, 1, 1])
+        batch = Batch.from_ids(
+            [[2, 3, 4, 5, 6, 19], [7, 8], [9, 10, 11], [12], [13, 14, 15, 16, 17, 18]], labels=[0, 1, 0, 1, 1]
+        )
     return to_device(model, device), batch.to(device)
 
 
@@ -110,8 +132,9 @@ def _assert_on(device, *values):
     want = torch.device(device)
     for value in values:
         if isinstance(value, torch.Tensor):
-            assert value.device.type == want.type and (want.index is None or value.device == want), \
+            assert value.device.type == want.type and (want.index is None or value.device == want), (
                 f"a tensor on {value.device}, expected {want}"
+            )
         elif isinstance(value, dict):
             _assert_on(device, *value.values())
         elif isinstance(value, (list, tuple)):
@@ -223,10 +246,13 @@ def test_violation_test_and_companion_metrics_stay_on_the_device(name, device, t
     report = violation_test(model, batch.tokens, batch.mask, weights)
     _assert_on(device, report.valid, report.top_weight, list(report.delta.values()), list(report.violates.values()))
     w = weights["leave_one_out"]
-    _assert_on(device, comprehensiveness(model, batch.tokens, batch.mask, w),
-               sufficiency(model, batch.tokens, batch.mask, w),
-               per_sentence_metrics(model, batch.tokens, batch.mask, w, batch.labels),
-               probs_after_removal(model, batch.tokens, batch.mask, torch.zeros_like(batch.mask)))
+    _assert_on(
+        device,
+        comprehensiveness(model, batch.tokens, batch.mask, w),
+        sufficiency(model, batch.tokens, batch.mask, w),
+        per_sentence_metrics(model, batch.tokens, batch.mask, w, batch.labels),
+        probs_after_removal(model, batch.tokens, batch.mask, torch.zeros_like(batch.mask)),
+    )
     assert 0.0 <= decision_flip_rate(model, batch.tokens, batch.mask, w) <= 1.0
 
 
@@ -254,8 +280,16 @@ def test_interventions_stay_on_the_device(name, device, tiny_bert):
 def test_fit_one_step_predict_and_accuracy_on_the_device(name, device, tiny_bert):
     model, batch = _model_and_batch(name, device, tiny_bert)
     state = {k: v.clone() for k, v in model.state_dict().items()}
-    fit(model, batch, batch, epochs=1, batch_size=2, max_steps=1, progress=False,
-        loss_weights=lambda b, o: [1.0] * len(b))
+    fit(
+        model,
+        batch,
+        batch,
+        epochs=1,
+        batch_size=2,
+        max_steps=1,
+        progress=False,
+        loss_weights=lambda b, o: [1.0] * len(b),
+    )
     _assert_on(device, dict(model.state_dict()))
     _assert_on(device, predict_proba(model, batch))
     assert 0.0 <= accuracy(model, batch) <= 1.0
@@ -270,8 +304,14 @@ def test_a_batch_kept_on_the_cpu_gets_its_results_on_the_cpu(device):
     batch = Batch.from_ids([[2, 3, 4], [5, 6], [7]], labels=[0, 1, 0])
     weights = explain_all(model, batch, ["leave_one_out", "attention_x_gradient"])
     report = violation_test(model, batch.tokens, batch.mask, weights)
-    _assert_on("cpu", weights, report.valid, list(report.delta.values()), predict_proba(model, batch),
-               comprehensiveness(model, batch.tokens, batch.mask, weights["leave_one_out"]))
+    _assert_on(
+        "cpu",
+        weights,
+        report.valid,
+        list(report.delta.values()),
+        predict_proba(model, batch),
+        comprehensiveness(model, batch.tokens, batch.mask, weights["leave_one_out"]),
+    )
     fit(model, batch, epochs=1, batch_size=2, max_steps=1, progress=False)
     _assert_on(device, dict(model.state_dict()))
 
@@ -279,12 +319,38 @@ def test_a_batch_kept_on_the_cpu_gets_its_results_on_the_cpu(device):
 # -- a hard-coded device cannot be seen at run time on a CPU-only machine: read the source -----------------
 
 PACKAGE = Path(attnlab.__file__).parent
-DEVICE_AGNOSTIC = (["device.py", "interventions.py", "faithfulness.py", "comparison.py", "batching.py", "train.py",
-                    "chapter.py", "data/batch.py"]
-                   + sorted(str(p.relative_to(PACKAGE)) for p in (PACKAGE / "models").glob("*.py"))
-                   + sorted(str(p.relative_to(PACKAGE)) for p in (PACKAGE / "explain").glob("*.py")))
-CONSTRUCTORS = {"zeros", "ones", "arange", "full", "eye", "rand", "randn", "randint", "randperm", "empty", "tensor",
-                "as_tensor", "linspace", "logspace", "Generator", "from_numpy"}
+DEVICE_AGNOSTIC = (
+    [
+        "device.py",
+        "interventions.py",
+        "comparison.py",
+        "batching.py",
+        "train.py",
+        "chapter.py",
+        "data/batch.py",
+    ]
+    + sorted(str(p.relative_to(PACKAGE)) for p in (PACKAGE / "models").glob("*.py"))
+    + sorted(str(p.relative_to(PACKAGE)) for p in (PACKAGE / "explain").glob("*.py"))
+    + sorted(str(p.relative_to(PACKAGE)) for p in (PACKAGE / "faithfulness").glob("*.py"))
+)
+CONSTRUCTORS = {
+    "zeros",
+    "ones",
+    "arange",
+    "full",
+    "eye",
+    "rand",
+    "randn",
+    "randint",
+    "randperm",
+    "empty",
+    "tensor",
+    "as_tensor",
+    "linspace",
+    "logspace",
+    "Generator",
+    "from_numpy",
+}
 MARKER = "# cpu:"
 
 
@@ -298,13 +364,19 @@ def _unmarked(path: Path, root: Path = PACKAGE) -> list[str]:
         if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
             continue
         func = node.func
-        constructor = (isinstance(func.value, ast.Name) and func.value.id == "torch" and func.attr in CONSTRUCTORS
-                       and not any(k.arg == "device" for k in node.keywords))
-        to_numpy = (func.attr == "numpy" and not (isinstance(func.value, ast.Call)
-                                                  and isinstance(func.value.func, ast.Attribute)
-                                                  and func.value.func.attr == "cpu"))
+        constructor = (
+            isinstance(func.value, ast.Name)
+            and func.value.id == "torch"
+            and func.attr in CONSTRUCTORS
+            and not any(k.arg == "device" for k in node.keywords)
+        )
+        to_numpy = func.attr == "numpy" and not (
+            isinstance(func.value, ast.Call)
+            and isinstance(func.value.func, ast.Attribute)
+            and func.value.func.attr == "cpu"
+        )
         if constructor or to_numpy:
-            span = lines[max(node.lineno - 2, 0):node.end_lineno]
+            span = lines[max(node.lineno - 2, 0) : node.end_lineno]
             if not any(MARKER in line for line in span):
                 found.append(f"{path.relative_to(root)}:{node.lineno}: {lines[node.lineno - 1].strip()}")
     return found
@@ -317,14 +389,18 @@ def test_no_tensor_is_created_on_a_fixed_device():
     ``.cpu()``."""
     assert len(DEVICE_AGNOSTIC) > 20
     found = [hit for name in DEVICE_AGNOSTIC for hit in _unmarked(PACKAGE / name)]
-    assert not found, ("tensors created on a fixed device (add device= from the inputs or the model, or a "
-                       "'# cpu: why' comment):\n" + "\n".join(found))
+    assert not found, (
+        "tensors created on a fixed device (add device= from the inputs or the model, or a "
+        "'# cpu: why' comment):\n" + "\n".join(found)
+    )
 
 
 def test_the_static_check_finds_a_hard_coded_device(tmp_path):
-    (tmp_path / "bad.py").write_text("import torch\n\ndef f(x):\n    return x + torch.zeros(3)\n\n"
-                                     "def g(x):\n    return x.numpy()\n\n"
-                                     "def h(x):\n    return torch.zeros(3, device=x.device) + x.cpu().numpy()\n")
+    (tmp_path / "bad.py").write_text(
+        "import torch\n\ndef f(x):\n    return x + torch.zeros(3)\n\n"
+        "def g(x):\n    return x.numpy()\n\n"
+        "def h(x):\n    return torch.zeros(3, device=x.device) + x.cpu().numpy()\n"
+    )
     found = _unmarked(tmp_path / "bad.py", tmp_path)
     assert sorted(int(hit.split(":")[1]) for hit in found) == [4, 7]
 

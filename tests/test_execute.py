@@ -19,8 +19,9 @@ spec.loader.exec_module(execute)
 def toy_book(root: Path, cells: dict[str, str]) -> list[Path]:
     """A book of one-cell notebooks: {name: code}."""
     (root / "notebooks").mkdir(parents=True)
-    (root / "_config.yml").write_text("execute:\n  execute_notebooks: cache\n  cache: _build/.jupyter_cache\n"
-                                      "  timeout: 60\n")
+    (root / "_config.yml").write_text(
+        "execute:\n  execute_notebooks: cache\n  cache: _build/.jupyter_cache\n  timeout: 60\n"
+    )
     chapters = "".join(f"      - file: notebooks/{name}\n" for name in cells)
     (root / "_toc.yml").write_text(f"format: jb-book\nroot: intro\nparts:\n  - caption: C\n    chapters:\n{chapters}")
     paths = []

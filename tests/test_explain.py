@@ -3,10 +3,10 @@
 import pytest
 import torch
 from captum.attr import InputXGradient, Saliency
+from conftest import make_model
 
 from attnlab import explain as explain_module
 from attnlab.explain import METHODS, explain, explain_all, methods_for, register
-from conftest import make_model
 
 
 def test_registry_knows_its_methods_and_rejects_unknown_names(batch):
@@ -40,7 +40,7 @@ def test_leave_one_out_matches_a_loop_over_tokens(model, batch):
             continue
         full = model(torch.tensor([ids]), torch.ones(1, len(ids), dtype=torch.bool)).probs[0, pred[i]]
         for t in range(len(ids)):
-            rest = ids[:t] + ids[t + 1:]
+            rest = ids[:t] + ids[t + 1 :]
             p = model(torch.tensor([rest]), torch.ones(1, len(rest), dtype=torch.bool)).probs[0, pred[i]]
             assert weights[i, t] == pytest.approx((full - p).item(), abs=1e-5)
 
@@ -72,8 +72,9 @@ def test_explaining_another_target_class(batch):
     pred = model(batch.tokens, batch.mask).logits.argmax(-1)
     other = 1 - pred
     # the two class probabilities sum to one, so their leave-one-out effects are opposite
-    assert torch.allclose(explain("leave_one_out", model, batch, target=other),
-                          -explain("leave_one_out", model, batch), atol=1e-6)
+    assert torch.allclose(
+        explain("leave_one_out", model, batch, target=other), -explain("leave_one_out", model, batch), atol=1e-6
+    )
 
 
 def test_attention_gradient_family_is_consistent(model, batch):
@@ -93,7 +94,9 @@ def test_attention_gradient_matches_a_finite_difference(batch):
     bumped = alpha.clone()
     bumped[0, 1] += eps  # the gradient is taken with the other weights held fixed
     p0 = model(batch.tokens, batch.mask, attention=lambda a, m: alpha).probs[0, pred[0]]
-    p1 = model.output(torch.einsum("bt,bth->bh", bumped, model(batch.tokens, batch.mask).values)).softmax(-1)[0, pred[0]]
+    p1 = model.output(torch.einsum("bt,bth->bh", bumped, model(batch.tokens, batch.mask).values)).softmax(-1)[
+        0, pred[0]
+    ]
     assert grad[0, 1].item() == pytest.approx(((p1 - p0) / eps).item(), rel=1e-4)
 
 
@@ -104,7 +107,11 @@ def test_integrated_gradients_is_complete_and_matches_captum(model, batch):
     ig = explain("integrated_gradients", model, batch, steps=200)
     embeds = model.embed(batch.tokens).detach()
     p_full = model(batch.tokens, batch.mask, inputs_embeds=embeds).probs.gather(1, pred[:, None]).squeeze(1)
-    p_zero = model(batch.tokens, batch.mask, inputs_embeds=torch.zeros_like(embeds)).probs.gather(1, pred[:, None]).squeeze(1)
+    p_zero = (
+        model(batch.tokens, batch.mask, inputs_embeds=torch.zeros_like(embeds))
+        .probs.gather(1, pred[:, None])
+        .squeeze(1)
+    )
     # completeness: the attributions add up to the change from the baseline
     assert torch.allclose(ig.sum(1), (p_full - p_zero).detach(), atol=2e-3)
     wrapped = _ProbOfEmbeddings(model, batch.tokens, batch.mask)

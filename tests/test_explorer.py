@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from attnlab.data import Vocab
+from attnlab.explain import explain
 from attnlab.explorer import Explorer, analyse, render_html
 from attnlab.faithfulness import violation_test
-from attnlab.explain import explain
 from attnlab.models import AttentionClassifier
 
 WORDS = ["a", "gorgeous", "dull", "film", "and", "witty", "plot", "."]
@@ -46,8 +46,11 @@ def test_one_token_sentence_and_empty_text(model_and_vocab):
 
 def test_widgets_are_created_and_a_change_of_method_updates_the_panel(model_and_vocab):
     model, vocab = model_and_vocab
-    explorer = Explorer({"tiny": (model, vocab), "tiny again": (model, vocab, ("neg", "pos"))},
-                        examples=["a gorgeous film .", "a dull plot ."], method="raw_attention")
+    explorer = Explorer(
+        {"tiny": (model, vocab), "tiny again": (model, vocab, ("neg", "pos"))},
+        examples=["a gorgeous film .", "a dull plot ."],
+        method="raw_attention",
+    )
     assert explorer.method.value == "raw_attention" and "raw_attention" in explorer.panel.value
     assert len(explorer.widget.children) == 3
     before = explorer.panel.value
@@ -67,8 +70,7 @@ def test_transformers_get_their_methods_and_the_menu_follows_the_model(model_and
 
     model, vocab = model_and_vocab
     torch.manual_seed(0)
-    transformer = TransformerClassifier(len(vocab), n_layers=2, n_heads=2, embed_dim=8, ff_dim=16,
-                                        dropout=0.0).eval()
+    transformer = TransformerClassifier(len(vocab), n_layers=2, n_heads=2, embed_dim=8, ff_dim=16, dropout=0.0).eval()
     pooled, layered = methods_for(model), methods_for(transformer)
     assert {"rollout", "genatt", "conservative_lrp"} <= set(layered) - set(pooled)
     assert {"attention_x_abs_gradient", "attention_gradient"} <= set(pooled) - set(layered)
@@ -81,8 +83,11 @@ def test_transformers_get_their_methods_and_the_menu_follows_the_model(model_and
     a = analyse(transformer, vocab, "a gorgeous and witty film .", "transformer_attribution")
     assert a.claimed_polarity == "matters (this method has no sign)"
 
-    explorer = Explorer({"BiLSTM": (model, vocab), "Transformer": (transformer, vocab)},
-                        examples=["a gorgeous film ."], method="raw_attention")
+    explorer = Explorer(
+        {"BiLSTM": (model, vocab), "Transformer": (transformer, vocab)},
+        examples=["a gorgeous film ."],
+        method="raw_attention",
+    )
     assert list(explorer.method.options) == pooled
     explorer.method.value = "attention_x_abs_gradient"  # a method the Transformer does not have
     explorer.model.value = "Transformer"
@@ -93,8 +98,12 @@ def test_transformers_get_their_methods_and_the_menu_follows_the_model(model_and
     explorer.model.value = "BiLSTM"  # back: the method is not offered there, the menu falls back
     assert explorer.method.value == pooled[0] and "color: #b00" not in explorer.panel.value
     # methods= restricts every model's menu to the methods it can run
-    restricted = Explorer({"BiLSTM": (model, vocab), "Transformer": (transformer, vocab)}, examples=["a film"],
-                          methods=["raw_attention", "partial_lrp"], method="raw_attention")
+    restricted = Explorer(
+        {"BiLSTM": (model, vocab), "Transformer": (transformer, vocab)},
+        examples=["a film"],
+        methods=["raw_attention", "partial_lrp"],
+        method="raw_attention",
+    )
     assert list(restricted.method.options) == ["raw_attention"]
     restricted.model.value = "Transformer"
     assert list(restricted.method.options) == ["raw_attention", "partial_lrp"]
@@ -108,8 +117,14 @@ def test_a_hugging_face_model_tokenizes_by_itself(tmp_path):
     (tmp_path / "vocab.txt").write_text("\n".join(words) + "\n")
     tokenizer = transformers.BertTokenizerFast(str(tmp_path / "vocab.txt"))
     torch.manual_seed(0)
-    config = transformers.BertConfig(vocab_size=len(words), hidden_size=16, num_hidden_layers=2,
-                                     num_attention_heads=2, intermediate_size=32, max_position_embeddings=32)
+    config = transformers.BertConfig(
+        vocab_size=len(words),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=32,
+    )
     model = HFClassifier(transformers.BertForSequenceClassification(config), tokenizer).eval()
     a = analyse(model, None, "a great film .", "conservative_lrp")
     assert a.tokens == ["a", "great", "[UNK]", "."] and a.unknown == ["[UNK]"]
@@ -123,8 +138,16 @@ def test_the_sign_comes_from_the_method_never_from_the_sentence(model_and_vocab)
     """A signed method whose weights are all positive on a sentence is still drawn and read as signed."""
     from attnlab.explorer import Analysis, delta_text, render_html
 
-    all_positive = Analysis(["a", "fine", "film"], [0.1, 0.7, 0.2], "attention_x_gradient", ["negative", "positive"],
-                            [0.2, 0.8], 1, 1, delta={"slice_out": -2.4e-8, "att_mask": 0.031})
+    all_positive = Analysis(
+        ["a", "fine", "film"],
+        [0.1, 0.7, 0.2],
+        "attention_x_gradient",
+        ["negative", "positive"],
+        [0.2, 0.8],
+        1,
+        1,
+        delta={"slice_out": -2.4e-8, "att_mask": 0.031},
+    )
     assert all_positive.signed and all_positive.claimed_polarity == "supports the prediction"
     panel = render_html(all_positive)
     assert "red supports the prediction, blue suppresses it" in panel and "no sign" not in panel
@@ -137,6 +160,7 @@ def test_the_sign_comes_from_the_method_never_from_the_sentence(model_and_vocab)
 
 
 # -- the gallery of the online book --------------------------------------------------------------------
+
 
 def _random_sentences(vocab, n=300, seed=1):
     from attnlab.data import Batch
@@ -161,7 +185,7 @@ def test_the_gallery_sentences_really_violate(model_and_vocab):
     assert gallery[0].index != gallery[1].index  # (the AttGrad example may repeat one if it is the only one)
     for e in gallery:
         ids = vocab.encode(e.raw.tokens)
-        assert ids == batch.tokens[e.index, :len(ids)].tolist()  # the tokens shown are the sentence found
+        assert ids == batch.tokens[e.index, : len(ids)].tolist()  # the tokens shown are the sentence found
         one = Batch.from_ids([ids])
         weights = {m: explain(m, model, one) for m in ("raw_attention", "attention_x_gradient")}
         report = violation_test(model, one.tokens, one.mask, weights)
@@ -189,8 +213,10 @@ def test_the_gallery_takes_token_strings_and_says_when_it_found_nothing(model_an
     model, vocab = model_and_vocab
     batch = _random_sentences(vocab, n=40, seed=3)
     strings = [vocab.decode(row[m].tolist()) for row, m in zip(batch.tokens, batch.mask)]
-    by_vocab, by_strings = find_gallery(model, batch, vocab, min_effect=0.0), find_gallery(model, batch, strings,
-                                                                                         min_effect=0.0)
+    by_vocab, by_strings = (
+        find_gallery(model, batch, vocab, min_effect=0.0),
+        find_gallery(model, batch, strings, min_effect=0.0),
+    )
     assert [(e.index, e.raw.tokens) for e in by_vocab] == [(e.index, e.raw.tokens) for e in by_strings]
     assert find_gallery(model, batch, vocab, min_effect=1.0) == []  # no removal changes p by 1
     assert "found no sentence" in render_gallery([])

@@ -49,10 +49,18 @@ def test_undefined_cases_are_nan_and_bad_input_is_rejected():
 
 # --- the violation test and companion metrics ------------------------------------------------------
 
-from attnlab.data import Batch
-from attnlab.faithfulness import (auc_tp, comprehensiveness, decision_flip_rate, per_sentence_metrics,
-                                  probs_after_removal, sufficiency, top_fraction_mask, violation_test)
-from attnlab.models import BagOfWordsClassifier, REMOVAL_OPERATORS
+from attnlab.data import Batch  # noqa: E402
+from attnlab.faithfulness import (  # noqa: E402
+    auc_tp,
+    comprehensiveness,
+    decision_flip_rate,
+    per_sentence_metrics,
+    probs_after_removal,
+    sufficiency,
+    top_fraction_mask,
+    violation_test,
+)
+from attnlab.models import REMOVAL_OPERATORS, BagOfWordsClassifier  # noqa: E402
 
 
 def bag_of_words(seed=0):
@@ -60,8 +68,10 @@ def bag_of_words(seed=0):
     torch.manual_seed(seed)
     model = BagOfWordsClassifier(30, 2).eval()
     gen = torch.Generator().manual_seed(seed)
-    rows = [torch.randint(2, 30, (int(torch.randint(1, 12, (1,), generator=gen)),), generator=gen).tolist()
-            for _ in range(200)]
+    rows = [
+        torch.randint(2, 30, (int(torch.randint(1, 12, (1,), generator=gen)),), generator=gen).tolist()
+        for _ in range(200)
+    ]
     return model, Batch.from_ids(rows)
 
 
@@ -174,8 +184,9 @@ def test_per_sentence_metrics_match_the_separate_metrics(operator):
     weights = weights.masked_fill(~batch.mask, 0.0)
     labels = torch.randint(0, 2, (len(batch),), generator=torch.Generator().manual_seed(0))
     got = per_sentence_metrics(model, batch.tokens, batch.mask, weights, labels, operator=operator)
-    assert torch.allclose(got["comprehensiveness"], comprehensiveness(model, batch.tokens, batch.mask, weights,
-                                                                      operator=operator))
+    assert torch.allclose(
+        got["comprehensiveness"], comprehensiveness(model, batch.tokens, batch.mask, weights, operator=operator)
+    )
     assert torch.allclose(got["sufficiency"], sufficiency(model, batch.tokens, batch.mask, weights, operator=operator))
     area, _ = auc_tp(model, batch.tokens, batch.mask, weights, labels, operator=operator)
     assert float(got["auc_tp"].mean()) == pytest.approx(area, abs=1e-6)

@@ -30,13 +30,20 @@ NOT_YET_CAPTIONED: dict[str, str] = {}
 
 
 def chapter_params():
-    return [pytest.param(p, marks=pytest.mark.xfail(reason=NOT_YET_CAPTIONED[p.name], strict=True))
-            if p.name in NOT_YET_CAPTIONED else p for p in CHAPTERS]
+    return [
+        pytest.param(p, marks=pytest.mark.xfail(reason=NOT_YET_CAPTIONED[p.name], strict=True))
+        if p.name in NOT_YET_CAPTIONED
+        else p
+        for p in CHAPTERS
+    ]
 
 
 def figure_cells(path):
-    return [c for c in json.loads(path.read_text())["cells"]
-            if c["cell_type"] == "code" and DRAWS.search("".join(c["source"]))]
+    return [
+        c
+        for c in json.loads(path.read_text())["cells"]
+        if c["cell_type"] == "code" and DRAWS.search("".join(c["source"]))
+    ]
 
 
 @pytest.mark.parametrize("path", chapter_params(), ids=lambda p: p.name)
@@ -48,8 +55,9 @@ def test_every_figure_of_a_chapter_has_a_named_caption_and_shows_nothing_else(pa
         source = "".join(cell["source"])
         assert figure.get("name", "").startswith("fig-"), f"{path.name} cell {cell['id']}: no figure name 'fig-...'"
         assert len(figure.get("caption", "")) > 40, f"{path.name} cell {cell['id']}: no caption that says what to see"
-        assert source.rstrip().endswith("plt.show()") and "display(" not in source and source.count("plt.show()") == 1, \
-            f"{path.name} cell {cell['id']}: a captioned cell must end with its one plt.show() and display nothing else"
+        assert (
+            source.rstrip().endswith("plt.show()") and "display(" not in source and source.count("plt.show()") == 1
+        ), f"{path.name} cell {cell['id']}: a captioned cell must end with its one plt.show() and display nothing else"
 
 
 @pytest.mark.parametrize("path", chapter_params(), ids=lambda p: p.name)
@@ -58,13 +66,18 @@ def test_every_chapter_shows_where_it_sits_on_the_readers_map(path):
     that a cell tagged remove-cell glues with attnlab.viz.you_are_here (in Jupyter the map shows there)."""
     cells = json.loads(path.read_text())["cells"]
     header = "".join(cells[0]["source"])
-    assert re.search(rf"```{{glue:figure}} reader_map_{path.stem}\n:name: fig-\S+-map\n\n\S.{{40,}}\n```", header), \
+    assert re.search(rf"```{{glue:figure}} reader_map_{path.stem}\n:name: fig-\S+-map\n\n\S.{{40,}}\n```", header), (
         f"{path.name}: the first cell needs a captioned {{glue:figure}} reader_map_{path.stem} with a :name:"
+    )
     makers = [c for c in cells if f'you_are_here("{path.stem}")' in "".join(c["source"])]
-    assert len(makers) == 1 and "remove-cell" in makers[0]["metadata"].get("tags", []), \
+    assert len(makers) == 1 and "remove-cell" in makers[0]["metadata"].get("tags", []), (
         f"{path.name}: one cell tagged remove-cell calling you_are_here({path.stem!r})"
-    first_section = next(i for i, c in enumerate(cells) if "".join(c["source"]).startswith("## ")
-                         and not "".join(c["source"]).startswith("## Setup"))
+    )
+    first_section = next(
+        i
+        for i, c in enumerate(cells)
+        if "".join(c["source"]).startswith("## ") and not "".join(c["source"]).startswith("## Setup")
+    )
     assert cells.index(makers[0]) < first_section, f"{path.name}: glue the map before the first section"
 
 
@@ -81,6 +94,7 @@ def test_figure_names_are_unique_across_the_book():
 
 # -- the reader's map ------------------------------------------------------------------------------
 
+
 def test_the_map_knows_every_numbered_chapter_and_its_fallback_matches_the_toc():
     chapters = viz.book_chapters(ROOT)
     assert [stem for stem, _ in chapters] == [p.stem for p in CHAPTERS]
@@ -92,7 +106,7 @@ def test_the_map_knows_every_numbered_chapter_and_its_fallback_matches_the_toc()
 def test_reader_map_draws_every_chapter_and_marks_the_one_you_are_in():
     fig = viz.reader_map(root=ROOT)
     texts = [t.get_text() for t in fig.axes[0].texts]
-    for number, (stem, title) in enumerate(viz.book_chapters(ROOT), 1):
+    for number, _chapter in enumerate(viz.book_chapters(ROOT), 1):
         assert any(t.startswith(f"{number}. ") for t in texts), f"chapter {number} missing from the map"
     assert "you are here" not in texts
     small = viz.reader_map("03_shortcut_experiment", small=True, root=ROOT)
@@ -110,6 +124,7 @@ def test_reader_map_outside_a_checkout_uses_the_fallback(tmp_path, monkeypatch):
 
 # -- the concept figures ------------------------------------------------------------------------------
 
+
 def test_concept_figures_draw():
     rng = np.random.default_rng(0)
     tokens = ["A", "B", "the", "plot", "was", "great"]
@@ -121,11 +136,14 @@ def test_concept_figures_draw():
     assert viz.pretraining_vs_joint()
 
 
-@pytest.mark.parametrize("weights, p_full, p_removed, violates", [
-    ([0.1, 0.6, 0.3], 0.7, 0.8, True),    # positive top weight, removal raises f: the signs disagree
-    ([0.1, 0.6, 0.3], 0.8, 0.7, False),
-    ([0.1, -0.6, 0.3], 0.7, 0.8, False),  # a signed method that says "suppresses" and is right
-])
+@pytest.mark.parametrize(
+    "weights, p_full, p_removed, violates",
+    [
+        ([0.1, 0.6, 0.3], 0.7, 0.8, True),  # positive top weight, removal raises f: the signs disagree
+        ([0.1, 0.6, 0.3], 0.8, 0.7, False),
+        ([0.1, -0.6, 0.3], 0.7, 0.8, False),  # a signed method that says "suppresses" and is right
+    ],
+)
 def test_violation_picture_states_the_verdict_of_the_test(weights, p_full, p_removed, violates):
     fig = viz.violation_test_picture(["a", "b", "c"], weights, p_full, p_removed)
     verdict = [t.get_text() for t in fig.texts if "violation" in t.get_text().lower()]
@@ -149,6 +167,7 @@ def test_attention_rollout():
 
 # -- readable heatmap text (WCAG contrast) ------------------------------------------------------------
 
+
 def test_contrast_ratio_follows_wcag():
     assert viz.contrast_ratio("black", "white") == pytest.approx(21.0)
     assert viz.contrast_ratio("#777777", "#777777") == pytest.approx(1.0)
@@ -161,7 +180,7 @@ def test_contrast_ratio_follows_wcag():
 def _span_colours(page):
     import re
 
-    return re.findall(r'background: (#[0-9a-f]{6}); color: (#[0-9a-f]{6})', page)
+    return re.findall(r"background: (#[0-9a-f]{6}); color: (#[0-9a-f]{6})", page)
 
 
 @pytest.mark.parametrize("signed", [True, False], ids=["signed", "non-negative"])
@@ -202,6 +221,7 @@ def test_rollout_figure_numbers_are_readable_on_their_cells():
 
 # -- seed spreads ---------------------------------------------------------------------------------------
 
+
 def _per_seed():
     import pandas as pd
 
@@ -209,8 +229,15 @@ def _per_seed():
     for variant, base in (("joint", 0.98), ("pretrained", 0.74)):
         for k in (1, 2):
             for seed, noise in zip(range(3), (-0.01, 0.0, 0.02)):
-                rows.append(dict(variant=variant, k=k, seed=seed, accuracy=base + noise + 0.01 * k,
-                                 probe=0.5 + noise + (0.4 if variant == "joint" else 0)))
+                rows.append(
+                    dict(
+                        variant=variant,
+                        k=k,
+                        seed=seed,
+                        accuracy=base + noise + 0.01 * k,
+                        probe=0.5 + noise + (0.4 if variant == "joint" else 0),
+                    )
+                )
     return pd.DataFrame(rows)
 
 
@@ -226,21 +253,33 @@ def test_seed_spread_is_mean_and_sd_over_seeds():
 
 def test_seed_spread_plot_shares_one_axis_from_zero_with_labelled_references_and_an_outside_legend():
     data = _per_seed()
-    fig = viz.plot_seed_spread(data, "variant", ["accuracy", "probe"], hue="k",
-                               references={"accuracy": {"chance": 0.5, "content-only ceiling": 0.743},
-                                           "probe": {"chance": 0.5}})
+    fig = viz.plot_seed_spread(
+        data,
+        "variant",
+        ["accuracy", "probe"],
+        hue="k",
+        references={"accuracy": {"chance": 0.5, "content-only ceiling": 0.743}, "probe": {"chance": 0.5}},
+    )
     acc, probe = fig.axes
     assert acc.get_ylim() == probe.get_ylim() and acc.get_ylim()[0] == 0  # shared, from zero: no autoscaling
     assert acc.get_ylim()[1] >= data["accuracy"].max()
     assert [t.get_text() for t in acc.get_xticklabels()] == ["joint", "pretrained"]
     # the reference lines are drawn where they belong, in their panels only
-    levels = lambda ax: sorted(l.get_ydata()[0] for l in ax.lines if len(set(l.get_xdata())) == 2  # noqa: E731
-                               and l.get_xdata()[0] == 0 and l.get_xdata()[1] == 1)
+    levels = lambda ax: sorted(
+        l.get_ydata()[0]
+        for l in ax.lines
+        if len(set(l.get_xdata())) == 2  # noqa: E731
+        and l.get_xdata()[0] == 0
+        and l.get_xdata()[1] == 1
+    )
     assert levels(acc) == [0.5, 0.743] and levels(probe) == [0.5]
     # one interval line per (variant, k): from mean - sd to mean + sd
     stats = viz.seed_spread(data, "variant", "accuracy", hue="k")
-    intervals = sorted(tuple(np.round(l.get_ydata(), 6)) for l in acc.lines
-                       if len(l.get_xdata()) == 2 and l.get_xdata()[0] == l.get_xdata()[1])
+    intervals = sorted(
+        tuple(np.round(l.get_ydata(), 6))
+        for l in acc.lines
+        if len(l.get_xdata()) == 2 and l.get_xdata()[0] == l.get_xdata()[1]
+    )
     expected = sorted((round(m - s, 6), round(m + s, 6)) for m, s in zip(stats["mean"], stats["sd"]))
     assert intervals == expected
     legend = fig.legends[0]
@@ -253,8 +292,7 @@ def test_seed_spread_plot_shares_one_axis_from_zero_with_labelled_references_and
 
 def test_seed_spread_plot_horizontal_given_range_and_bad_input():
     data = _per_seed()
-    fig = viz.plot_seed_spread(data, "variant", "accuracy", limits=(0, 1), horizontal=True,
-                               references={"chance": 0.5})
+    fig = viz.plot_seed_spread(data, "variant", "accuracy", limits=(0, 1), horizontal=True, references={"chance": 0.5})
     ax = fig.axes[0]
     assert ax.get_xlim() == (0, 1) and [t.get_text() for t in ax.get_yticklabels()] == ["joint", "pretrained"]
     with pytest.raises(ValueError, match="low < high"):
@@ -275,8 +313,14 @@ def test_the_viz_package_re_exports_every_name_the_book_uses():
         text = path.read_text(encoding="utf-8")
         for names in re.findall(r"from (?:attnlab|\.)\.?viz import ([\w, ]+)", text):
             used |= {n.strip() for n in names.split(",") if n.strip()}
-        used |= set(re.findall(r"\bviz\.([A-Za-z]\w*)\b", text)) - {"py", "head_view", "heatmaps", "figures",
-                                                                     "book_map", "spread"}
+        used |= set(re.findall(r"\bviz\.([A-Za-z]\w*)\b", text)) - {
+            "py",
+            "head_view",
+            "heatmaps",
+            "figures",
+            "book_map",
+            "spread",
+        }
     missing = sorted(n for n in used if not hasattr(viz, n))
     assert not missing, f"attnlab.viz does not export {missing}"
     assert set(viz.__all__) <= set(dir(viz))

@@ -8,8 +8,8 @@ import torch
 matplotlib.use("Agg")
 
 from attnlab.data import Batch  # noqa: E402
-from attnlab.viz import head_view, plot_head_view  # noqa: E402
 from attnlab.transformer import HFClassifier, TransformerClassifier  # noqa: E402
+from attnlab.viz import head_view, plot_head_view  # noqa: E402
 
 
 def _texts(fig):
@@ -24,13 +24,18 @@ def test_head_view_of_the_kit_transformer_labels_every_token_and_the_shares():
         maps = [a[0] for a in model(batch.tokens, batch.mask).attentions]
     tokens = ["[CLS]", "a", "fine", "film", "."]
     fig = plot_head_view(maps, tokens)
-    assert len(fig.axes) == 2 and [ax.get_title() for ax in fig.axes] == ["layer 1, mean of 2 heads",
-                                                                         "layer 2, mean of 2 heads"]
+    assert len(fig.axes) == 2 and [ax.get_title() for ax in fig.axes] == [
+        "layer 1, mean of 2 heads",
+        "layer 2, mean of 2 heads",
+    ]
     texts = _texts(fig)
     for token in tokens:  # each token on the query side and, with its received share, on the key side
         assert texts.count(token) == 2 and any(t.startswith(f"{token}  ") and t.endswith("%") for t in texts)
-    shares = [float(t.split()[-1].rstrip("%")) for t in _texts(plot_head_view(maps, tokens, layers=[-1], head=1))
-              if t.endswith("%")]
+    shares = [
+        float(t.split()[-1].rstrip("%"))
+        for t in _texts(plot_head_view(maps, tokens, layers=[-1], head=1))
+        if t.endswith("%")
+    ]
     assert sum(shares) == pytest.approx(100, abs=len(tokens))  # rounded percentages of one map add up to 100
     colours = {t.get_text(): t.get_color() for ax in fig.axes for t in ax.texts}
     assert colours["[CLS]"] == "tab:red" and colours["."] == "tab:orange" and colours["film"] == "0.15"
@@ -64,7 +69,7 @@ def test_head_view_of_minilm():
         maps = [a[0] for a in model(batch.tokens, batch.mask).attentions]
     n = int(batch.lengths[0])
     tokens = ["[CLS]", *model.token_strings(batch.tokens, batch.mask)[0], "[SEP]"]
-    fig = plot_head_view(maps, tokens[:n + 2], layers=[0, 5], head=3)
+    fig = plot_head_view(maps, tokens[: n + 2], layers=[0, 5], head=3)
     assert [ax.get_title() for ax in fig.axes] == ["layer 1, head 4 of 12", "layer 6, head 4 of 12"]
     assert "[SEP]" in _texts(fig) and "," in _texts(fig)
 

@@ -2,11 +2,11 @@
 
 import pytest
 import torch
+from conftest import make_model
 
 from attnlab.data import Batch
-from attnlab.models import AttentionClassifier, slice_out
 from attnlab.interventions import permuted_attention, uniform_attention
-from conftest import make_model
+from attnlab.models import AttentionClassifier, slice_out
 
 
 def test_output_shapes_and_attention_is_a_distribution_over_real_tokens(model, batch):

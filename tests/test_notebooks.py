@@ -25,8 +25,12 @@ def run_notebook(path: Path, out_dir: Path, seed: int = 0) -> dict:
     """Execute ``path`` in smoke mode; return the results file it wrote."""
     out_dir.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(
-        str(path), str(out_dir / path.name), cwd=str(path.parent), kernel_name="python3",
-        parameters={"SMOKE": True, "SEED": seed, "RESULTS_DIR": str(out_dir)}, progress_bar=False,
+        str(path),
+        str(out_dir / path.name),
+        cwd=str(path.parent),
+        kernel_name="python3",
+        parameters={"SMOKE": True, "SEED": seed, "RESULTS_DIR": str(out_dir)},
+        progress_bar=False,
         execution_timeout=600,  # seconds per cell: a stalled cell fails the test instead of holding up CI
     )
     return json.loads((out_dir / f"{path.stem}.json").read_text())
@@ -42,20 +46,30 @@ def check_chapter1(r):
     assert r["chapter1_test_accuracy"] >= 0.6, "the classifier did not learn"
     for key in ("uniform_attention_test_accuracy", "permuted_attention_test_accuracy"):
         assert 0.4 <= r[key] <= 1.0
-    for key in ("attention_loo_rank_correlation", "chapter1_attention_gradient_rank_correlation",
-                "chapter1_gradient_loo_rank_correlation"):
+    for key in (
+        "attention_loo_rank_correlation",
+        "chapter1_attention_gradient_rank_correlation",
+        "chapter1_gradient_loo_rank_correlation",
+    ):
         assert -1.0 <= r[key] <= 1.0
     assert r["chapter1_attention_gradient_rank_correlation"] > 0, "attention and gradients should agree somewhat"
     # where the most-attended token of a correct prediction falls, by the polarity judge: four shares that add up
-    shares = [r[f"chapter1_top_attention_{c}_share"] for c in ("matching_polarity", "opposite_polarity",
-                                                               "no_polarity", "unknown_polarity")]
+    shares = [
+        r[f"chapter1_top_attention_{c}_share"]
+        for c in ("matching_polarity", "opposite_polarity", "no_polarity", "unknown_polarity")
+    ]
     assert all(0 <= s <= 1 for s in shares) and abs(sum(shares) - 1) < 1e-9
     assert 0 < r["chapter1_top_attention_matching_polarity_share"] < 1
     assert 0 <= r["chapter1_top_attention_punctuation_share"] < 0.5
     assert 0 < r["chapter1_top_attention_not_in_lexicon_share"] < 1
     assert 0 < r["chapter1_top_attention_suppresses_share"] < 1
-    assert abs(r["chapter1_gradient_minus_attention_loo_tau"]
-               - (r["chapter1_gradient_loo_rank_correlation"] - r["attention_loo_rank_correlation"])) < 0.05
+    assert (
+        abs(
+            r["chapter1_gradient_minus_attention_loo_tau"]
+            - (r["chapter1_gradient_loo_rank_correlation"] - r["attention_loo_rank_correlation"])
+        )
+        < 0.05
+    )
 
 
 def check_violation_chapter(r):
@@ -168,13 +182,29 @@ def check_transformer_chapter(r):
     # Liu et al.'s depth factor: layers on top of one attention (smoke mode: depths 1 and 8)
     for depth in (1, 8):
         assert 0.4 <= r[f"deep_{depth}_test_accuracy"] <= 1
-        for name in ("raw_attention", "attention_x_gradient", "attention_x_value_norm", "input_x_gradient",
-                     "integrated_gradients", "random"):
+        for name in (
+            "raw_attention",
+            "attention_x_gradient",
+            "attention_x_value_norm",
+            "input_x_gradient",
+            "integrated_gradients",
+            "random",
+        ):
             assert 0 <= r[f"deep_{depth}_violation_{name}"] <= 1
     # the kit's own extension: Transformer layers
-    methods = ("raw_attention", "attention_x_gradient", "rollout", "genatt", "attention_x_value_norm",
-               "input_x_gradient", "integrated_gradients", "random",
-               "partial_lrp", "transformer_attribution", "conservative_lrp")  # the last three: relevance propagation
+    methods = (
+        "raw_attention",
+        "attention_x_gradient",
+        "rollout",
+        "genatt",
+        "attention_x_value_norm",
+        "input_x_gradient",
+        "integrated_gradients",
+        "random",
+        "partial_lrp",
+        "transformer_attribution",
+        "conservative_lrp",
+    )  # the last three: relevance propagation
     assert r["transformer_depth_n_seeds"] == 1  # smoke mode
     for depth in (1, 2, 6):
         assert 0.3 <= r[f"transformer_depth_{depth}_test_accuracy"] <= 1
@@ -200,22 +230,32 @@ def check_closing_chapter(r):
     for model in ("sentiment", "lab"):
         assert r[f"checklist_{model}_n_sentences"] == 300
         assert r[f"checklist_{model}_min_attention_weight"] >= 0  # attention is never negative
-        for key in ("violation_raw_attention", "violation_attention_x_gradient", "violation_random", "accuracy",
-                    "uniform_attention_accuracy", "permuted_attention_accuracy", "mask_probe_accuracy",
-                    "majority_share", "length_only_probe_accuracy"):
+        for key in (
+            "violation_raw_attention",
+            "violation_attention_x_gradient",
+            "violation_random",
+            "accuracy",
+            "uniform_attention_accuracy",
+            "permuted_attention_accuracy",
+            "mask_probe_accuracy",
+            "majority_share",
+            "length_only_probe_accuracy",
+        ):
             assert 0 <= r[f"checklist_{model}_{key}"] <= 1, key
         assert 1 <= r[f"checklist_{model}_cautions"] <= 6  # the unsigned weights always call for caution
     assert 0 <= r["checklist_lab_neutral_mass"] <= 1 and "checklist_sentiment_neutral_mass" not in r
 
 
-CHECKS = {"explorer": check_explorer,
-          "07_can_i_read_this_map": check_closing_chapter,
-          "01_attention_as_explanation": check_chapter1,
-          "03_shortcut_experiment": check_shortcut_experiment,
-          "04_mitigations": check_mitigations_chapter,
-          "02_combinatorial_shortcuts": check_theory_chapter,
-          "05_faithfulness_violation_test": check_violation_chapter,
-          "06_transformers": check_transformer_chapter}
+CHECKS = {
+    "explorer": check_explorer,
+    "07_can_i_read_this_map": check_closing_chapter,
+    "01_attention_as_explanation": check_chapter1,
+    "03_shortcut_experiment": check_shortcut_experiment,
+    "04_mitigations": check_mitigations_chapter,
+    "02_combinatorial_shortcuts": check_theory_chapter,
+    "05_faithfulness_violation_test": check_violation_chapter,
+    "06_transformers": check_transformer_chapter,
+}
 
 
 @pytest.fixture(scope="session")

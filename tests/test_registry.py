@@ -7,9 +7,17 @@ from attnlab.data import Batch, Vocab
 from attnlab.explain import METHODS, explain, explain_all, is_signed, methods_for, register, unregister
 from attnlab.explorer import Explorer, analyse
 from attnlab.faithfulness import violation_test
-from attnlab.models import (AttentionClassifier, BagOfWordsClassifier, DeepDecoderClassifier, KitModel,
-                            LayeredAttentionModel, MaskClassifier, PooledAttentionModel, TransformerClassifier,
-                            capabilities)
+from attnlab.models import (
+    AttentionClassifier,
+    BagOfWordsClassifier,
+    DeepDecoderClassifier,
+    KitModel,
+    LayeredAttentionModel,
+    MaskClassifier,
+    PooledAttentionModel,
+    TransformerClassifier,
+    capabilities,
+)
 
 V = 20
 
@@ -50,7 +58,9 @@ def test_every_kit_model_speaks_the_declared_interface():
     assert isinstance(models["transformer"], LayeredAttentionModel)
     for name in ("bilstm", "deep", "mask"):
         assert isinstance(models[name], PooledAttentionModel) and "pooled_attention" in capabilities(models[name])
-    assert "pooled_attention" not in capabilities(models["bow"]) and "layer_attentions" not in capabilities(models["bow"])
+    assert "pooled_attention" not in capabilities(models["bow"]) and "layer_attentions" not in capabilities(
+        models["bow"]
+    )
 
 
 def test_a_registered_method_appears_for_every_applicable_model(toy_method, batch):

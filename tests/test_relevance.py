@@ -5,15 +5,29 @@ import torch
 from torch import nn
 
 from attnlab.data import Batch
-from attnlab.models import AttentionClassifier
 from attnlab.explain import explain, explain_all, methods_for
-from attnlab.explain.relevance import conservative_relevance, conservative_rules, encoder_blocks, logit_budget
+from attnlab.explain.relevance import conservative_relevance, conservative_rules, logit_budget
 from attnlab.interventions import attention_intervention, uniform
-from attnlab.models import HFClassifier, TransformerClassifier
+from attnlab.models import AttentionClassifier, HFClassifier, TransformerClassifier
 
 NEW_METHODS = ("conservative_lrp", "partial_lrp", "transformer_attribution")
-BERT_WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "great", "movie", "terrible", "awful", "acting",
-              "fine", ".", ",", "!"]
+BERT_WORDS = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "a",
+    "great",
+    "movie",
+    "terrible",
+    "awful",
+    "acting",
+    "fine",
+    ".",
+    ",",
+    "!",
+]
 SENTENCES = ["a great movie .", "terrible , awful acting !", "fine", "a terrible , terrible movie"]
 
 
@@ -24,8 +38,14 @@ def _spread(model: nn.Module, seed: int = 0) -> nn.Module:
     with torch.no_grad():
         for name, p in model.named_parameters():
             noise = torch.randn(p.shape, generator=generator)
-            p.copy_(1 + 0.3 * noise if name.endswith("norm1.weight") or name.endswith("norm2.weight")
-                    or name.endswith("norm.weight") or "LayerNorm.weight" in name else 0.4 * noise)
+            p.copy_(
+                1 + 0.3 * noise
+                if name.endswith("norm1.weight")
+                or name.endswith("norm2.weight")
+                or name.endswith("norm.weight")
+                or "LayerNorm.weight" in name
+                else 0.4 * noise
+            )
     return model
 
 
@@ -45,9 +65,15 @@ def tiny_bert(tmp_path_factory):
     (folder / "vocab.txt").write_text("\n".join(BERT_WORDS) + "\n")
     tokenizer = transformers.BertTokenizerFast(str(folder / "vocab.txt"))
     torch.manual_seed(0)
-    config = transformers.BertConfig(vocab_size=len(BERT_WORDS), hidden_size=16, num_hidden_layers=2,
-                                     num_attention_heads=2, intermediate_size=32, max_position_embeddings=32,
-                                     num_labels=2)
+    config = transformers.BertConfig(
+        vocab_size=len(BERT_WORDS),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=32,
+        num_labels=2,
+    )
     model = HFClassifier(_spread(transformers.BertForSequenceClassification(config), seed=1), tokenizer).eval()
     return model, model.encode(SENTENCES)
 
@@ -71,7 +97,7 @@ def test_conservative_lrp_conserves_the_logit_on_the_kit_transformer(tiny):
     # the content tokens are what the method returns; [CLS] and the biases hold the rest
     weights = explain("conservative_lrp", model, batch, target=target)
     T = batch.tokens.shape[1]
-    assert torch.allclose(weights, relevance.positions[:, 1:T + 1] * batch.mask, atol=1e-6)
+    assert torch.allclose(weights, relevance.positions[:, 1 : T + 1] * batch.mask, atol=1e-6)
     assert (weights[~batch.mask] == 0).all()
 
     # without biases, the input positions alone carry the whole logit ...
@@ -198,14 +224,14 @@ def _lrp_by_hand(model: TransformerClassifier, ids: list[int], target: int):
         n = len(ids)
         S, D = n + 1, model.config["embed_dim"]
         x = torch.cat([model.cls[None], model.embed(torch.tensor(ids))]) + model.position.weight[:S]
-        inputs, trace = x, []
+        trace = []
         for layer in model.layers:
             H = layer.n_heads
             d = D // H
             n1 = layer.norm1(x)
             qkv = n1 @ layer.qkv.weight.T + layer.qkv.bias
-            q, k, v = (qkv[:, i * D:(i + 1) * D].reshape(S, H, d).transpose(0, 1) for i in range(3))
-            attention = (q @ k.transpose(-1, -2) / d ** 0.5).softmax(-1)  # (H, S, S)
+            q, k, v = (qkv[:, i * D : (i + 1) * D].reshape(S, H, d).transpose(0, 1) for i in range(3))
+            attention = (q @ k.transpose(-1, -2) / d**0.5).softmax(-1)  # (H, S, S)
             context = (attention @ v).transpose(0, 1).reshape(S, D)
             o = context @ layer.out.weight.T + layer.out.bias
             middle = x + o
@@ -213,8 +239,9 @@ def _lrp_by_hand(model: TransformerClassifier, ids: list[int], target: int):
             f1 = n2 @ layer.ff[0].weight.T + layer.ff[0].bias
             g = nn.functional.gelu(f1)
             f2 = g @ layer.ff[2].weight.T + layer.ff[2].bias
-            trace.append(dict(x=x, n1=n1, v=v, attention=attention, context=context, o=o, middle=middle,
-                              n2=n2, g=g, f2=f2))
+            trace.append(
+                dict(x=x, n1=n1, v=v, attention=attention, context=context, o=o, middle=middle, n2=n2, g=g, f2=f2)
+            )
             x = middle + f2
         cls = x[0:1]
         normed = model.norm(cls)
@@ -222,8 +249,9 @@ def _lrp_by_hand(model: TransformerClassifier, ids: list[int], target: int):
         relevance_logits = torch.zeros_like(logits)
         relevance_logits[0, target] = logits[0, target]
         relevance = torch.zeros_like(x)
-        relevance[0:1] = _layer_norm_rule(model.norm, cls, _linear_rule(normed, model.output.weight,
-                                                                        model.output.bias, relevance_logits))
+        relevance[0:1] = _layer_norm_rule(
+            model.norm, cls, _linear_rule(normed, model.output.weight, model.output.bias, relevance_logits)
+        )
         attention_relevance = []
         for layer, t in reversed(list(zip(model.layers, trace))):
             H = layer.n_heads
@@ -240,14 +268,14 @@ def _lrp_by_hand(model: TransformerClassifier, ids: list[int], target: int):
             r_values = torch.zeros(H, S, d)
             r_attention = torch.zeros(H, S, S)
             for h in range(H):
-                share = r_context[:, h * d:(h + 1) * d] / t["context"][:, h * d:(h + 1) * d]  # (S, d): R / z
+                share = r_context[:, h * d : (h + 1) * d] / t["context"][:, h * d : (h + 1) * d]  # (S, d): R / z
                 for i in range(S):
                     for j in range(S):
                         contribution = t["attention"][h, i, j] * t["v"][h, j] * share[i]  # (d,)
                         r_values[h, j] += contribution
                         r_attention[h, i, j] = 0.5 * contribution.sum()  # Chefer et al.: cam1 /= 2
             attention_relevance.insert(0, r_attention)
-            v_weight, v_bias = layer.qkv.weight[2 * D:], layer.qkv.bias[2 * D:]
+            v_weight, v_bias = layer.qkv.weight[2 * D :], layer.qkv.bias[2 * D :]
             r_n1 = _linear_rule(t["n1"], v_weight, v_bias, r_values.transpose(0, 1).reshape(S, D))
             relevance = r_x + _layer_norm_rule(layer.norm1, t["x"], r_n1)
     return relevance.sum(-1), attention_relevance, [t["attention"] for t in trace]
@@ -256,8 +284,7 @@ def _lrp_by_hand(model: TransformerClassifier, ids: list[int], target: int):
 @pytest.fixture
 def hand_sized():
     torch.manual_seed(3)
-    model = _spread(TransformerClassifier(12, n_layers=2, n_heads=2, embed_dim=4, ff_dim=6, dropout=0.0),
-                    seed=3).eval()
+    model = _spread(TransformerClassifier(12, n_layers=2, n_heads=2, embed_dim=4, ff_dim=6, dropout=0.0), seed=3).eval()
     batch = Batch.from_ids([[3, 4, 5], [6, 7], [8, 9, 10]])
     return model, batch
 
@@ -271,10 +298,10 @@ def test_relevances_match_the_lrp_rules_by_hand(hand_sized):
     for i in range(len(batch)):
         n = int(batch.lengths[i])
         positions, attention, _ = _lrp_by_hand(model, batch.tokens[i, :n].tolist(), int(target[i]))
-        assert torch.allclose(relevance.positions[i, :n + 1], positions, atol=1e-5, rtol=1e-4)
+        assert torch.allclose(relevance.positions[i, : n + 1], positions, atol=1e-5, rtol=1e-4)
         assert torch.allclose(conservative[i, :n], positions[1:], atol=1e-5, rtol=1e-4)
         for layer, by_hand in enumerate(attention):
-            got = 0.5 * relevance.attention[layer][i, :, :n + 1, :n + 1]
+            got = 0.5 * relevance.attention[layer][i, :, : n + 1, : n + 1]
             assert torch.allclose(got, by_hand, atol=1e-5, rtol=1e-4), f"R^A of layer {layer}"
         # partial LRP: the last layer's R^A, mean over heads, [CLS] row, content columns
         assert torch.allclose(partial[i, :n], attention[-1].mean(0)[0, 1:], atol=1e-5, rtol=1e-4)
@@ -287,7 +314,7 @@ def test_transformer_attribution_against_a_direct_loop(hand_sized):
     assert (weights >= 0).all()
     for i in range(len(batch)):
         n = int(batch.lengths[i])
-        ids = batch.tokens[i:i + 1, :n]
+        ids = batch.tokens[i : i + 1, :n]
         _, attention_relevance, _ = _lrp_by_hand(model, ids[0].tolist(), int(target[i]))
         # ∇A: the gradient of the predicted class's logit in the ordinary model, kept during one backward
         out = model(ids, torch.ones_like(ids, dtype=torch.bool))
@@ -315,8 +342,9 @@ def _alone_vs_batched(model, batch, methods):
         assert torch.allclose(in_twos, together, atol=1e-5), f"{name}: depends on the batch size"
         for i in range(len(batch)):
             n = int(batch.lengths[i])
-            alone = explain(name, model, batch.tokens[i:i + 1, :n], batch.mask[i:i + 1, :n],
-                            target=target[i:i + 1], **options)
+            alone = explain(
+                name, model, batch.tokens[i : i + 1, :n], batch.mask[i : i + 1, :n], target=target[i : i + 1], **options
+            )
             assert torch.allclose(alone[0], together[i, :n], atol=1e-5), f"{name}: depends on the padding"
             assert (together[i, n:] == 0).all()
 

@@ -36,8 +36,11 @@ def test_every_toc_entry_exists_and_every_notebook_is_in_the_toc():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_is_committed_without_outputs(path):
     nb = json.loads(path.read_text())
-    dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
-             and (c.get("outputs") or c.get("execution_count") is not None)]
+    dirty = [
+        i
+        for i, c in enumerate(nb["cells"])
+        if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count") is not None)
+    ]
     assert not dirty, f"{path.name}: cells {dirty} carry outputs; clear them before committing"
 
 
@@ -46,8 +49,10 @@ def test_every_cell_has_a_unique_id(path):
     """nbformat 4.5 cell ids: the student edition and its tests track cells by id."""
     cells = json.loads(path.read_text())["cells"]
     missing = [i for i, c in enumerate(cells) if not c.get("id")]
-    assert not missing, (f"{path.name}: cells {missing} have no id; open and save the notebook in Jupyter "
-                         "(or run nbformat's validator with normalize) to add them")
+    assert not missing, (
+        f"{path.name}: cells {missing} have no id; open and save the notebook in Jupyter "
+        "(or run nbformat's validator with normalize) to add them"
+    )
     ids = [c["id"] for c in cells]
     assert len(set(ids)) == len(ids), f"{path.name}: duplicate cell ids"
 
@@ -89,8 +94,9 @@ def test_colab_badge_opens_the_published_colab_edition_of_this_notebook(path, mo
 def test_colab_setup_cell_installs_the_released_kit_only_in_colab(monkeypatch):
     """Pinned: the repository at the release tag colab.kit_ref = v + attnlab.__version__, never a branch."""
     monkeypatch.delenv("ATTNLAB_STUDENT_REPO", raising=False)
-    assert CONFIG["colab"]["kit_ref"] == f"v{attnlab.__version__}", \
+    assert CONFIG["colab"]["kit_ref"] == f"v{attnlab.__version__}", (
         "colab.kit_ref of _config.yml must be v + attnlab.__version__ (bump both together)"
+    )
     spec = colab_edition().install_spec(CONFIG)
     assert spec == f"git+{CONFIG['repository']['url'].rstrip('/')}@v{attnlab.__version__}"
     for path in NOTEBOOKS:
@@ -155,12 +161,15 @@ def markdown_cells(path):
 def test_chapter_opens_with_title_badge_runtime_goals_prerequisites_and_setup(path):
     cells = json.loads(path.read_text())["cells"]
     header = "".join(cells[0]["source"])
-    assert re.match(r"# \S", header) and not re.match(r"# \d", header), f"{path.name}: first line must be '# Title' (no number)"
+    assert re.match(r"# \S", header) and not re.match(r"# \d", header), (
+        f"{path.name}: first line must be '# Title' (no number)"
+    )
     for marker in ("**Expected runtime:**", "**Learning goals.**", "**Prerequisites.**"):
         assert marker in header, f"{path.name}: the first cell lacks {marker}"
     first_code = next(i for i, c in enumerate(cells) if c["cell_type"] == "code")
-    assert "".join(cells[first_code - 1]["source"]).startswith("## Setup"), \
+    assert "".join(cells[first_code - 1]["source"]).startswith("## Setup"), (
         f"{path.name}: the Colab setup cell must follow a markdown cell starting '## Setup'"
+    )
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
@@ -168,10 +177,13 @@ def test_chapter_closes_with_takeaways_exercises_and_references(path):
     text = markdown_cells(path)
     joined = "\n".join(text)
     assert "## Key takeaways" in joined, f"{path.name}: no '## Key takeaways' section"
-    assert "## Exercises" in joined.split("## Key takeaways", 1)[1], f"{path.name}: '## Exercises' must follow the takeaways"
+    assert "## Exercises" in joined.split("## Key takeaways", 1)[1], (
+        f"{path.name}: '## Exercises' must follow the takeaways"
+    )
     last = text[-1].strip().splitlines()[-1]
-    assert last == "All works cited are listed on the [References](../book/references) page.", \
+    assert last == "All works cited are listed on the [References](../book/references) page.", (
         f"{path.name}: the last line must point to the References page"
+    )
 
 
 # Chapters whose exercises are still a prose list (their authors convert them): remove the entry when done;
@@ -179,9 +191,16 @@ def test_chapter_closes_with_takeaways_exercises_and_references(path):
 EXERCISES_NOT_YET_CONVERTED: dict[str, str] = {}
 
 
-@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(
-    reason=EXERCISES_NOT_YET_CONVERTED[p.name], strict=True)) if p.name in EXERCISES_NOT_YET_CONVERTED else p
-    for p in CHAPTERS], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(p, marks=pytest.mark.xfail(reason=EXERCISES_NOT_YET_CONVERTED[p.name], strict=True))
+        if p.name in EXERCISES_NOT_YET_CONVERTED
+        else p
+        for p in CHAPTERS
+    ],
+    ids=lambda p: p.name,
+)
 def test_chapter_exercises_follow_the_format(path):
     """See book/instructor_guide.md, 'Writing exercises'."""
     cells = json.loads(path.read_text())["cells"]
@@ -190,22 +209,30 @@ def test_chapter_exercises_follow_the_format(path):
         line = "".join(cell["source"]).split("\n", 1)[0]
         if cell["cell_type"] == "markdown" and line.startswith("### Exercise"):
             match = EXERCISE_HEADING.match(line)
-            assert match, f"{path.name}: {line!r} should read '### Exercise <n> (implement|predict, then check|explain): <title>'"
+            assert match, (
+                f"{path.name}: {line!r} should read '### Exercise <n> (implement|predict, then check|explain): <title>'"
+            )
             exercises.append((int(match[1]), match[2], i))
     assert len(exercises) >= 3, f"{path.name}: needs >= 3 exercises headed '### Exercise <n> (<kind>): <title>'"
-    assert [n for n, _, _ in exercises] == list(range(1, len(exercises) + 1)), f"{path.name}: number exercises 1, 2, 3, ..."
+    assert [n for n, _, _ in exercises] == list(range(1, len(exercises) + 1)), (
+        f"{path.name}: number exercises 1, 2, 3, ..."
+    )
     assert len({kind for _, kind, _ in exercises}) >= 2, f"{path.name}: mix the kinds of exercises"
     bounds = [i for _, _, i in exercises] + [len(cells)]
     for (n, kind, start), end in zip(exercises, bounds[1:]):
-        body = cells[start + 1:end]
+        body = cells[start + 1 : end]
         solutions = [c for c in body if "solution" in c.get("metadata", {}).get("tags", [])]
         if kind != "implement":
             assert solutions, f"{path.name}: exercise {n} has no cell tagged 'solution'"
             continue
         code = ["".join(c["source"]) for c in body if c["cell_type"] == "code" and c not in solutions]
         assert solutions, f"{path.name}: exercise {n} (implement) has no solution cell"
-        assert any(re.search(r"^\s*\.\.\.", s, re.M) for s in code), f"{path.name}: exercise {n} needs a stub whose body is '...'"
-        assert any("checks.check_" in s for s in code), f"{path.name}: exercise {n} needs a check cell calling attnlab.checks"
+        assert any(re.search(r"^\s*\.\.\.", s, re.M) for s in code), (
+            f"{path.name}: exercise {n} needs a stub whose body is '...'"
+        )
+        assert any("checks.check_" in s for s in code), (
+            f"{path.name}: exercise {n} needs a check cell calling attnlab.checks"
+        )
     for cell in cells:
         tags = cell.get("metadata", {}).get("tags", [])
         if "solution" in tags and cell["cell_type"] == "code":
@@ -231,6 +258,9 @@ def test_an_installed_kit_ships_every_subpackage():
         shipped = set(find_packages(str(ROOT), **config["packages"]["find"]))
     subpackages = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "attnlab").rglob("__init__.py")}
     assert subpackages <= shipped, f"pyproject.toml does not ship {sorted(subpackages - shipped)}"
+    data = {p.name for p in (ROOT / "attnlab").rglob("*") if p.suffix in (".json", ".toml", ".csv")}
+    declared = set(config.get("package-data", {}).get("attnlab", []))
+    assert data <= declared, f"package data not shipped (tool.setuptools.package-data): {sorted(data - declared)}"
 
 
 def test_glossary_terms_used_in_the_chapters_are_defined():
@@ -241,7 +271,9 @@ def test_glossary_terms_used_in_the_chapters_are_defined():
         for role in re.findall(r"\{term\}`([^`]+)`", path.read_text()):
             target = re.search(r"<([^>]+)>$", role)
             term = target[1] if target else role
-            assert term in terms, f"{path.name} links the glossary term {term!r}, which book/glossary.md does not define"
+            assert term in terms, (
+                f"{path.name} links the glossary term {term!r}, which book/glossary.md does not define"
+            )
 
 
 def test_readme_links_the_online_book_at_the_configured_base_url():
@@ -283,11 +315,14 @@ def test_every_takeaway_is_backed_by_a_checked_claim(path):
     code = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
     for bullet in bullets:
         marks = CLAIM_MARK.findall(bullet)
-        assert marks, (f"{path.name}: takeaway without a checked claim: {bullet[:90]!r}... - state it with "
-                       "chapter.claim(id, text, holds, **numbers) and end the bullet with {glue:text}`claim_<id>`")
+        assert marks, (
+            f"{path.name}: takeaway without a checked claim: {bullet[:90]!r}... - state it with "
+            "chapter.claim(id, text, holds, **numbers) and end the bullet with {glue:text}`claim_<id>`"
+        )
         for mark in marks:
-            assert re.search(rf"claim\(\s*[\"']{mark}[\"']", code) or re.search(r"claim\(\s*f[\"']", code), \
+            assert re.search(rf"claim\(\s*[\"']{mark}[\"']", code) or re.search(r"claim\(\s*f[\"']", code), (
                 f"{path.name}: the takeaway cites claim {mark!r}, which no code cell states"
+            )
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
@@ -317,7 +352,7 @@ def prose_sources():
 @pytest.mark.parametrize("where, text", list(prose_sources()), ids=lambda v: v if " " not in v or "cell" in v else "")
 def test_no_control_characters_in_prose_or_math(where, text):
     bad = CONTROL.search(text.replace("\r\n", "\n"))
-    assert not bad, f"{where}: control character {bad[0]!r} near {text[max(0, bad.start() - 30):bad.end() + 30]!r}"
+    assert not bad, f"{where}: control character {bad[0]!r} near {text[max(0, bad.start() - 30) : bad.end() + 30]!r}"
     for match in MATH.finditer(text):
         lost = LOST_BACKSLASH.search(match[0])
         assert not lost, f"{where}: math with a LaTeX command that lost its backslash: {match[0][:120]!r}"

@@ -14,8 +14,15 @@ def test_save_and_load_results(tmp_path):
     assert results.load_results(tmp_path) == {"01_x": {"a_accuracy": 0.5, "n": 3}}
 
 
-@pytest.mark.parametrize("bad, error", [({"a": "high"}, TypeError), ({"a": float("nan")}, ValueError),
-                                        ({"a": True}, TypeError), ({"a": {"nested": 1}}, TypeError)])
+@pytest.mark.parametrize(
+    "bad, error",
+    [
+        ({"a": "high"}, TypeError),
+        ({"a": float("nan")}, ValueError),
+        ({"a": True}, TypeError),
+        ({"a": {"nested": 1}}, TypeError),
+    ],
+)
 def test_results_must_be_flat_finite_numbers(tmp_path, bad, error):
     with pytest.raises(error):
         results.save_results("01_x", bad, tmp_path)

@@ -51,8 +51,10 @@ def test_student_badges_open_the_student_colab_edition(staged):
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     for folder in (dest / "src" / "notebooks", dest / "notebooks"):
         cells = json.loads((folder / "01_attention_as_explanation.ipynb").read_text())["cells"]
-        assert (f"colab.research.google.com/github/attnlab/attnlab/blob/{config['colab']['branch']}/student/"
-                "notebooks/01_attention_as_explanation.ipynb") in "".join(cells[0]["source"])
+        assert (
+            f"colab.research.google.com/github/attnlab/attnlab/blob/{config['colab']['branch']}/student/"
+            "notebooks/01_attention_as_explanation.ipynb"
+        ) in "".join(cells[0]["source"])
     assert "edition: student" in (dest / "src" / "_config.yml").read_text()  # the book's Colab button too
 
 
@@ -63,8 +65,10 @@ def test_course_repository_retargets_the_colab_badges_and_the_install_line(tmp_p
     for folder in (tmp_path / "src" / "notebooks", tmp_path / "notebooks"):
         cells = json.loads((folder / "01_attention_as_explanation.ipynb").read_text())["cells"]
         header = "".join(cells[0]["source"])
-        assert (f"colab.research.google.com/github/myuni/course/blob/{config['colab']['branch']}/student/"
-                "notebooks/01_attention_as_explanation.ipynb") in header
+        assert (
+            f"colab.research.google.com/github/myuni/course/blob/{config['colab']['branch']}/student/"
+            "notebooks/01_attention_as_explanation.ipynb"
+        ) in header
         setup = next("".join(c["source"]) for c in cells if c["cell_type"] == "code")
         assert f"git+https://github.com/myuni/course@{config['colab']['kit_ref']}" in setup
         assert "github.com/attnlab/attnlab" not in setup
@@ -76,8 +80,14 @@ def test_student_chapter_runs_and_its_checks_wait_for_the_student(staged, tmp_pa
     dest, _ = staged
     notebook = dest / "src" / "notebooks" / "02_combinatorial_shortcuts.ipynb"
     out = tmp_path / "out.ipynb"
-    papermill.execute_notebook(str(notebook), str(out), cwd=str(notebook.parent), kernel_name="python3",
-                               parameters={"SMOKE": True, "RESULTS_DIR": str(tmp_path)}, progress_bar=False)
+    papermill.execute_notebook(
+        str(notebook),
+        str(out),
+        cwd=str(notebook.parent),
+        kernel_name="python3",
+        parameters={"SMOKE": True, "RESULTS_DIR": str(tmp_path)},
+        progress_bar=False,
+    )
     text = json.dumps(json.loads(out.read_text())["cells"])
     n_checks = len(re.findall(r"checks\.check_\w+\(", notebook.read_text()))
     assert n_checks >= 2 and text.count("not attempted yet") == n_checks
@@ -91,12 +101,25 @@ def test_student_outputs_derived_from_the_instructor_run_match_a_student_run(sta
     params = {"SMOKE": True}
     instructor = tmp_path / "instructor.ipynb"
     source = ROOT / "notebooks" / "02_combinatorial_shortcuts.ipynb"
-    papermill.execute_notebook(str(source), str(instructor), cwd=str(source.parent), kernel_name="python3",
-                               parameters={**params, "RESULTS_DIR": str(tmp_path / "i")}, progress_bar=False)
+    papermill.execute_notebook(
+        str(source),
+        str(instructor),
+        cwd=str(source.parent),
+        kernel_name="python3",
+        parameters={**params, "RESULTS_DIR": str(tmp_path / "i")},
+        progress_bar=False,
+    )
     student = tmp_path / "student.ipynb"
     staged_nb = dest / "src" / "notebooks" / source.name
-    papermill.execute_notebook(str(staged_nb), str(student), cwd=str(source.parent), kernel_name="python3",
-                               parameters={**params, "RESULTS_DIR": str(tmp_path / "s")}, progress_bar=False)
+    papermill.execute_notebook(
+        str(staged_nb),
+        str(student),
+        cwd=str(source.parent),
+        kernel_name="python3",
+        parameters={**params, "RESULTS_DIR": str(tmp_path / "s")},
+        progress_bar=False,
+    )
+
     def without_injected_parameters(path):  # papermill's own cell, with a new id in each run
         notebook = json.loads(path.read_text())
         notebook["cells"] = [c for c in notebook["cells"] if "injected-parameters" not in c["metadata"].get("tags", [])]
@@ -109,8 +132,11 @@ def test_student_outputs_derived_from_the_instructor_run_match_a_student_run(sta
     def text(cell):
         return "".join("".join(o.get("text", "")) for o in cell.get("outputs", []))
 
-    checks = [(d, r) for d, r in zip(derived["cells"], ran["cells"])
-              if student_edition.CHECK_CALL.search("".join(d["source"]))]
+    checks = [
+        (d, r)
+        for d, r in zip(derived["cells"], ran["cells"])
+        if student_edition.CHECK_CALL.search("".join(d["source"]))
+    ]
     assert len(checks) >= 2
     for derived_cell, ran_cell in checks:
         assert "not attempted yet" in text(derived_cell) and text(derived_cell) == text(ran_cell)
@@ -124,9 +150,14 @@ def test_student_results_drop_what_solution_cells_state(tmp_path):
     source.mkdir()
     stem = "02_combinatorial_shortcuts"
     (source / f"{stem}.json").write_text(json.dumps({"theory_ex_content_only_accuracy": 0.5, "kept": 1.0}))
-    (source / f"{stem}.claims.json").write_text(json.dumps([
-        {"id": "ex_code_needs_positions", "text": "t", "holds": True, "numbers": {"a": 1}},
-        {"id": "kept_claim", "text": "t", "holds": True, "numbers": {"a": 1}}]))
+    (source / f"{stem}.claims.json").write_text(
+        json.dumps(
+            [
+                {"id": "ex_code_needs_positions", "text": "t", "holds": True, "numbers": {"a": 1}},
+                {"id": "kept_claim", "text": "t", "holds": True, "numbers": {"a": 1}},
+            ]
+        )
+    )
     student_edition.student_results(source, tmp_path / "student", {stem: (recorded, claimed)})
     assert json.loads((tmp_path / "student" / f"{stem}.json").read_text()) == {"kept": 1.0}
     assert [c["id"] for c in json.loads((tmp_path / "student" / f"{stem}.claims.json").read_text())] == ["kept_claim"]
@@ -134,12 +165,26 @@ def test_student_results_drop_what_solution_cells_state(tmp_path):
 
 def test_a_cell_whose_output_may_depend_on_a_solution_is_refused():
     def cell(source, tags=(), outputs=()):
-        return {"cell_type": "code", "id": source[:8].replace(" ", "_"), "source": source,
-                "metadata": {"tags": list(tags)}, "outputs": list(outputs), "execution_count": 1}
+        return {
+            "cell_type": "code",
+            "id": source[:8].replace(" ", "_"),
+            "source": source,
+            "metadata": {"tags": list(tags)},
+            "outputs": list(outputs),
+            "execution_count": 1,
+        }
 
     printed = [{"output_type": "stream", "name": "stdout", "text": "42\n"}]
-    notebook = {"cells": [cell("def f(): ..."), cell("def f(): return 42", tags=["solution"]),
-                          cell("print(f())", outputs=printed)], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    notebook = {
+        "cells": [
+            cell("def f(): ..."),
+            cell("def f(): return 42", tags=["solution"]),
+            cell("print(f())", outputs=printed),
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     with pytest.raises(SystemExit, match="after a solution"):
         student_edition.as_student_ran_it(notebook, "toy.ipynb")
     notebook["cells"][2] = cell("checks.check_capacity_bits(f)", outputs=printed)
@@ -151,8 +196,10 @@ def test_a_cell_whose_output_may_depend_on_a_solution_is_refused():
 def built(path: Path, command: str) -> Path:
     """The built book at ``path``; only when ATTNLAB_CHECK_BUILD is set (a left-over build may be stale)."""
     if not os.environ.get("ATTNLAB_CHECK_BUILD"):
-        pytest.skip("reads the built books: set ATTNLAB_CHECK_BUILD=1 after `bash book/build.sh` and "
-                    "`bash book/build.sh --student` (.ci/run does)")
+        pytest.skip(
+            "reads the built books: set ATTNLAB_CHECK_BUILD=1 after `bash book/build.sh` and "
+            "`bash book/build.sh --student` (.ci/run does)"
+        )
     if not path.is_dir():
         pytest.fail(f"{path.relative_to(ROOT)} is not built: run `{command}` first")
     return path
@@ -190,8 +237,9 @@ def test_built_student_book_has_no_solutions():
     for path in notebooks.glob("*.ipynb"):
         assert not solution_cells(path), f"{path.name} of the student notebooks has solution cells"
     # The claims ledger of the student book lists no claim that a solution cell states.
-    hidden = set().union(*(student_edition.solution_names(json.loads(p.read_text()))[1]
-                           for p in (ROOT / "notebooks").glob("*.ipynb")))
+    hidden = set().union(
+        *(student_edition.solution_names(json.loads(p.read_text()))[1] for p in (ROOT / "notebooks").glob("*.ipynb"))
+    )
     shown = lambda page: {i for i in hidden if re.search(rf"\b{i}\b", page.read_text(encoding="utf-8"))}
     assert hidden and shown(ROOT / "_build" / "html" / "book" / "claims.html")
     assert not shown(html / "book" / "claims.html"), "the student claims ledger shows solution claims"

@@ -25,15 +25,21 @@ def ruff() -> str:
 
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["lint", "format"])
 def test_ruff_is_happy_with_the_package_the_tests_the_book_and_the_notebooks(command):
-    run = subprocess.run([ruff(), *command, "attnlab", "tests", "book", "notebooks"], cwd=ROOT,
-                         capture_output=True, text=True)
-    assert run.returncode == 0, (f"`ruff {' '.join(command)}` found problems (fix them, or run `ruff format` / "
-                                 f"`ruff check --fix`):\n{run.stdout[-4000:]}{run.stderr[-2000:]}")
+    run = subprocess.run(
+        [ruff(), *command, "attnlab", "tests", "book", "notebooks"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert run.returncode == 0, (
+        f"`ruff {' '.join(command)}` found problems (fix them, or run `ruff format` / "
+        f"`ruff check --fix`):\n{run.stdout[-4000:]}{run.stderr[-2000:]}"
+    )
 
 
 def test_no_module_of_the_package_is_over_400_lines():
-    long = {str(p.relative_to(ROOT)): n for p in (ROOT / "attnlab").rglob("*.py")
-            if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES}
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in (ROOT / "attnlab").rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES
+    }
     assert not long, f"modules over {MAX_MODULE_LINES} lines (split them by concept): {long}"
 
 
@@ -55,9 +61,14 @@ def test_the_readme_layout_table_matches_the_tree():
     top = {path.split("/")[0] for path in tracked if not path.startswith(".")}
     assert top <= named, f"top-level entries missing from the README's layout table: {sorted(top - named)}"
     assert named <= top, f"the README's layout table names what the repository does not have: {sorted(named - top)}"
-    package = {p.stem if p.is_file() else p.name for p in (ROOT / "attnlab").iterdir()
-               if (p.suffix == ".py" or (p / "__init__.py").exists()) and not p.name.startswith("_")}
+    package = {
+        p.stem if p.is_file() else p.name
+        for p in (ROOT / "attnlab").iterdir()
+        if (p.suffix == ".py" or (p / "__init__.py").exists()) and not p.name.startswith("_")
+    }
     listed = set(re.findall(r"`(\w+)`", rows["`attnlab/`"]))
-    assert package - ALIASES <= listed, f"modules missing from the README's attnlab row: {sorted(package - ALIASES - listed)}"
+    assert package - ALIASES <= listed, (
+        f"modules missing from the README's attnlab row: {sorted(package - ALIASES - listed)}"
+    )
     assert listed <= package, f"the README's attnlab row names modules that do not exist: {sorted(listed - package)}"
     assert not listed & ALIASES, "the README's attnlab row names a kit 0.1 alias; name the new home instead"

@@ -2,10 +2,10 @@
 
 import pytest
 import torch
+from conftest import make_model
 
 from attnlab.data import Batch
 from attnlab.train import accuracy, fit, load_model, predict_proba, save_model, set_seed
-from conftest import make_model
 
 
 def keyword_task(n=400, seed=0) -> Batch:
@@ -51,8 +51,9 @@ def test_stop_when_perfect_returns_the_model_of_the_full_run_sooner():
     runs = {}
     for stop in (False, True):
         model = make_model(seed=3)
-        history = fit(model, train, dev, epochs=12, lr=1e-2, patience=12, seed=0, progress=False,
-                      stop_when_perfect=stop)
+        history = fit(
+            model, train, dev, epochs=12, lr=1e-2, patience=12, seed=0, progress=False, stop_when_perfect=stop
+        )
         runs[stop] = (model.state_dict(), history)
     (full, full_history), (short, short_history) = runs[False], runs[True]
     assert full_history.best_dev_accuracy == 1.0, "the test needs a run whose dev accuracy reaches 1.0"
@@ -109,13 +110,14 @@ def test_a_flipped_bit_or_an_edited_config_is_refused_on_load(tmp_path):
     (tmp_path / "flipped.safetensors").write_bytes(bytes(flipped))
     with pytest.raises(ValueError, match="corrupted or was changed after saving"):
         load_model(tmp_path / "flipped.safetensors")
-    header = json.loads(raw[8:8 + header_len])
+    header = json.loads(raw[8 : 8 + header_len])
     config = json.loads(header["__metadata__"]["config"])
     config["hidden_dim"] = 7  # a tampered config, same length of header not needed: rewrite it
     header["__metadata__"]["config"] = json.dumps(config, sort_keys=True)
     new_header = json.dumps(header).encode()
-    (tmp_path / "edited.safetensors").write_bytes(struct.pack("<Q", len(new_header)) + new_header
-                                                   + bytes(raw[8 + header_len:]))
+    (tmp_path / "edited.safetensors").write_bytes(
+        struct.pack("<Q", len(new_header)) + new_header + bytes(raw[8 + header_len :])
+    )
     with pytest.raises(ValueError, match="corrupted or was changed after saving"):
         load_model(tmp_path / "edited.safetensors")
     assert torch.equal(load_model(path).output.weight, model.output.weight)  # the intact file loads

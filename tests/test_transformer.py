@@ -4,8 +4,16 @@ import pytest
 import torch
 
 from attnlab.data import Batch
-from attnlab.explain import (attention_share_by_layer, attentions_and_gradients, explain, genatt_from,
-                             is_punctuation, methods_for, rollout_from, value_norms_from)
+from attnlab.explain import (
+    attention_share_by_layer,
+    attentions_and_gradients,
+    explain,
+    genatt_from,
+    is_punctuation,
+    methods_for,
+    rollout_from,
+    value_norms_from,
+)
 from attnlab.faithfulness import violation_test
 from attnlab.interventions import attention_intervention, frozen, permuted, uniform
 from attnlab.models import CONTENT_OFFSET, REMOVAL_OPERATORS, HFClassifier, TransformerClassifier, slice_out
@@ -89,7 +97,7 @@ def test_genatt_differentiates_the_logit_not_the_probability(tiny):
     assert not all(torch.allclose(a, b, atol=1e-7) for a, b in zip(by_logit, by_prob))
     weights = explain("genatt", model, batch, target=target)
     T = batch.tokens.shape[1]
-    expected = genatt_from(maps, by_logit)[:, 0, CONTENT_OFFSET:T + 1] * batch.mask
+    expected = genatt_from(maps, by_logit)[:, 0, CONTENT_OFFSET : T + 1] * batch.mask
     assert torch.allclose(weights, expected, atol=1e-6)
     with pytest.raises(ValueError, match="probability"):
         attentions_and_gradients(model, batch.tokens, batch.mask, target, of="log_probability")
@@ -105,15 +113,15 @@ def test_attin_is_the_norm_of_the_transformed_values_in_the_last_layer(tiny):
     d = D // H
     for i in range(len(batch)):
         n = int(batch.lengths[i])
-        tokens = batch.tokens[i:i + 1, :n]
-        x = torch.cat([model.cls[None, None], model.embed(tokens)], 1) + model.position.weight[:n + 1]
+        tokens = batch.tokens[i : i + 1, :n]
+        x = torch.cat([model.cls[None, None], model.embed(tokens)], 1) + model.position.weight[: n + 1]
         allowed = torch.ones(1, 1, 1, n + 1, dtype=torch.bool)
         with torch.no_grad():
             for block in model.layers[:-1]:
                 x, _ = block(x, allowed)
             q, k, v = layer.qkv(layer.norm1(x)).view(1, n + 1, 3, H, d).permute(2, 0, 3, 1, 4)
-            a = (q @ k.transpose(-1, -2) / d ** 0.5).softmax(-1)
-            total = sum(a[0, h, 0, :, None] * (v[0, h] @ layer.out.weight[:, h * d:(h + 1) * d].T) for h in range(H))
+            a = (q @ k.transpose(-1, -2) / d**0.5).softmax(-1)
+            total = sum(a[0, h, 0, :, None] * (v[0, h] @ layer.out.weight[:, h * d : (h + 1) * d].T) for h in range(H))
         assert torch.allclose(weights[i, :n], total.norm(dim=-1)[1:], atol=1e-6)
         assert (weights[i, n:] == 0).all()
     # the output projection matters (not α·‖h‖): scaling W_O scales AttIN, not the attention
@@ -145,9 +153,9 @@ def test_attention_x_gradient_and_rollout_read_the_cls_row(tiny):
         maps = model(batch.tokens, batch.mask).attentions
     raw = explain("raw_attention", model, batch)
     T = batch.tokens.shape[1]
-    assert torch.allclose(raw, maps[-1].mean(1)[:, 0, CONTENT_OFFSET:T + 1] * batch.mask)
+    assert torch.allclose(raw, maps[-1].mean(1)[:, 0, CONTENT_OFFSET : T + 1] * batch.mask)
     roll = explain("rollout", model, batch)
-    assert torch.allclose(roll, rollout_from(maps)[:, 0, CONTENT_OFFSET:T + 1] * batch.mask, atol=1e-6)
+    assert torch.allclose(roll, rollout_from(maps)[:, 0, CONTENT_OFFSET : T + 1] * batch.mask, atol=1e-6)
     first = explain("attention_x_gradient", model, batch, layer=0)
     last = explain("attention_x_gradient", model, batch)
     assert (first < 0).any() or (last < 0).any(), "AttGrad should be signed"
@@ -189,7 +197,7 @@ def test_removal_operators_on_the_own_encoder(tiny):
     remove[torch.arange(4), last] = True
     with torch.no_grad():
         sliced = model.forward_removed(batch.tokens, batch.mask, remove, "slice_out").logits
-        shorter = Batch.from_ids([row[:n - 1].tolist() for row, n in zip(batch.tokens, batch.lengths)])
+        shorter = Batch.from_ids([row[: n - 1].tolist() for row, n in zip(batch.tokens, batch.lengths)])
         assert torch.allclose(sliced, model(shorter.tokens, shorter.mask).logits, atol=1e-6)
         # excluding the last token from attention in every layer = deleting it (positions unchanged)
         masked = model.forward_removed(batch.tokens, batch.mask, remove, "att_mask").logits
@@ -292,7 +300,7 @@ def test_multilayer_methods_on_minilm(minilm):
     with torch.no_grad(), attention_intervention(uniform()):
         maps = model(batch.tokens, batch.mask).attentions
     allowed = torch.zeros(3, batch.tokens.shape[1] + 2, dtype=torch.bool)
-    for name, part in model.layout(batch.mask).items():
+    for part in model.layout(batch.mask).values():
         allowed |= part
     expected = allowed.float() / allowed.sum(1, keepdim=True)
     assert torch.allclose(maps[3][:, 5, 0], expected, atol=1e-6)
@@ -314,7 +322,7 @@ def test_attin_on_minilm_uses_the_value_and_output_projections(minilm):
     expected = value_norms_from(maps[-1], values, block.output.dense.weight.detach())
     T = batch.tokens.shape[1]
     weights = explain("attention_x_value_norm", model, batch)
-    assert torch.allclose(weights, expected[:, 0, CONTENT_OFFSET:T + 1] * batch.mask, atol=1e-5)
+    assert torch.allclose(weights, expected[:, 0, CONTENT_OFFSET : T + 1] * batch.mask, atol=1e-5)
     assert torch.equal(model.value_output_weight(5), block.output.dense.weight.detach())
     with pytest.raises(ValueError):
         model.value_output_weight(6)
@@ -325,7 +333,7 @@ def test_attention_share_by_layer(minilm):
     strings = model.token_strings(batch.tokens, batch.mask)
     punct = torch.zeros_like(batch.mask)
     for i, row in enumerate(strings):
-        punct[i, :len(row)] = torch.tensor([is_punctuation(t) for t in row])
+        punct[i, : len(row)] = torch.tensor([is_punctuation(t) for t in row])
     assert int(punct.sum()) == 3  # ".", ",", "!"
     table = attention_share_by_layer(model, batch.tokens, batch.mask, punct)
     assert list(table.columns) == ["[CLS]", "[SEP]", "punctuation", "other tokens"] and len(table) == 6
@@ -355,7 +363,7 @@ def test_input_x_gradient_on_bert_word_vectors_is_minus_the_position_and_segment
     (grad,) = torch.autograd.grad(prob, e)
     embeddings = model.model.bert.embeddings
     T = batch.tokens.shape[1]
-    other = embeddings.position_embeddings.weight[1:T + 1] + embeddings.token_type_embeddings.weight[0]
+    other = embeddings.position_embeddings.weight[1 : T + 1] + embeddings.token_type_embeddings.weight[0]
     expected = -(other.detach() * grad).sum(-1) * batch.mask
     assert torch.allclose(ixg, expected, atol=1e-6, rtol=1e-3)
 

@@ -51,10 +51,14 @@ def _trained_toy_model(seed: int = 0):
     return model, test
 
 
-def check_explanation_method(method: Callable, model=None, data: Batch | None = None, *,
-                             baselines: Sequence[str] = ("random", "random_signed", "raw_attention",
-                                                          "attention_x_gradient"),
-                             verbose: bool = True):
+def check_explanation_method(
+    method: Callable,
+    model=None,
+    data: Batch | None = None,
+    *,
+    baselines: Sequence[str] = ("random", "random_signed", "raw_attention", "attention_x_gradient"),
+    verbose: bool = True,
+):
     """The capstone's auto-checked part: validate a new explanation method and run the violation test.
 
     ``method(model, tokens, mask, target) -> (B, T) weights`` (the signature of the methods in
@@ -71,7 +75,7 @@ def check_explanation_method(method: Callable, model=None, data: Batch | None = 
     if data is None:
         raise fail(check, "pass the data (a Batch) together with your model")
     model.eval()
-    sentences = [data.tokens[i, :int(n)].tolist() for i, n in enumerate(data.lengths[:6])]
+    sentences = [data.tokens[i, : int(n)].tolist() for i, n in enumerate(data.lengths[:6])]
     sentences[1] = sentences[1][:1]  # a one-token sentence among longer ones
     probe = Batch.from_ids(sentences)
     probe_tokens, probe_mask = probe.tokens, probe.mask
@@ -81,33 +85,49 @@ def check_explanation_method(method: Callable, model=None, data: Batch | None = 
     try:
         w = method(model, probe_tokens, probe_mask, target)
     except Exception as error:
-        raise fail(check, f"your method raised {type(error).__name__}: {error}",
-                   "signature: method(model, tokens, mask, target) -> (B, T) tensor") from error
+        raise fail(
+            check,
+            f"your method raised {type(error).__name__}: {error}",
+            "signature: method(model, tokens, mask, target) -> (B, T) tensor",
+        ) from error
     if w is None:
         raise fail(check, "your method returns None", "return a (batch, length) tensor of weights")
     w = as_tensor(check, w, probe_tokens.shape, "the weights")
-    require_zero(check, w, ~probe_mask, "padding: padding positions get non-zero weights",
-                 "multiply the weights by the mask (or masked_fill(~mask, 0))")
+    require_zero(
+        check,
+        w,
+        ~probe_mask,
+        "padding: padding positions get non-zero weights",
+        "multiply the weights by the mask (or masked_fill(~mask, 0))",
+    )
     again = as_tensor(check, method(model, probe_tokens, probe_mask, target), probe_tokens.shape)
     if not close(w, again, atol=1e-6):
-        raise fail(check, "determinism: two calls on the same input give different weights",
-                   "fix any randomness with a seed derived from the input, as attnlab.explain.random_weights does")
+        raise fail(
+            check,
+            "determinism: two calls on the same input give different weights",
+            "fix any randomness with a seed derived from the input, as attnlab.explain.random_weights does",
+        )
     for name, value in model.state_dict().items():
         if not torch.equal(value, before[name]):
-            raise fail(check, f"your method changed the model's parameter {name!r}",
-                       "never call optimiser.step() or modify weights in place; use torch.no_grad() or "
-                       "torch.autograd.grad")
+            raise fail(
+                check,
+                f"your method changed the model's parameter {name!r}",
+                "never call optimiser.step() or modify weights in place; use torch.no_grad() or torch.autograd.grad",
+            )
     with torch.no_grad():
         targets = model(data.tokens, data.mask).logits.argmax(-1)
-    weights = {"your method": method(model, data.tokens, data.mask, targets).detach().float()
-               .masked_fill(~data.mask, 0.0)}
+    weights = {
+        "your method": method(model, data.tokens, data.mask, targets).detach().float().masked_fill(~data.mask, 0.0)
+    }
     weights |= {name: explain(name, model, data, target=targets) for name in baselines}
     table = faithfulness.violation_test(model, data.tokens, data.mask, weights).table()
     if verbose:
         accuracy = float((targets == data.labels).float().mean()) if data.labels is not None else float("nan")
-        print(f"✓ {check}: the interface is right. Violation ratios on {len(data)} sentences "
-              f"(model accuracy {accuracy:.3f}; lower is better; random_signed is about 0.5 by construction, "
-              "random — Liu et al.'s non-negative baseline — is the share of tokens whose removal raises "
-              "the prediction):")
+        print(
+            f"✓ {check}: the interface is right. Violation ratios on {len(data)} sentences "
+            f"(model accuracy {accuracy:.3f}; lower is better; random_signed is about 0.5 by construction, "
+            "random — Liu et al.'s non-negative baseline — is the share of tokens whose removal raises "
+            "the prediction):"
+        )
         print(table.round(3).to_string())
     return table

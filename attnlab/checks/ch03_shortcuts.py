@@ -54,12 +54,21 @@ def check_rationale_precision(fn: Callable) -> Outcome:
         got = [float(attempt(check, fn, *(c[0].clone(), c[1].clone(), c[2].clone(), c[3]))) for c in cases]
         expected = [reference(*c) for c in cases]
         mistakes = [
-            ("sequences without a rationale: you averaged over every sequence; average only over those that "
-             "have a planted rationale (there is nothing to find in the others)", [all_rows(*c) for c in cases]),
-            ("normalisation: you divided the hits by the size of the rationale — that is recall@k; "
-             "precision@k divides by the k selected positions", [recall(*c) for c in cases]),
-            ("padding: your top k includes padding positions; rank only the real tokens (set padding to "
-             "-inf before topk)", [with_padding(*c) for c in cases]),
+            (
+                "sequences without a rationale: you averaged over every sequence; average only over those that "
+                "have a planted rationale (there is nothing to find in the others)",
+                [all_rows(*c) for c in cases],
+            ),
+            (
+                "normalisation: you divided the hits by the size of the rationale — that is recall@k; "
+                "precision@k divides by the k selected positions",
+                [recall(*c) for c in cases],
+            ),
+            (
+                "padding: your top k includes padding positions; rank only the real tokens (set padding to "
+                "-inf before topk)",
+                [with_padding(*c) for c in cases],
+            ),
         ]
         compare(check, got, expected, mistakes, lambda i: f"case {i} (k = {cases[i][3]})", atol=1e-6)
         return len(cases)

@@ -39,14 +39,24 @@ def check_instance_weights(fn: Callable) -> Outcome:
         expected = [inverse_propensity_weights(*c) for c in cases]
         norm = lambda w: w / w.mean()  # noqa: E731
         mistakes = [
-            ("inverted: you computed P(y | m) / P(y); examples whose mask makes their label *likely* must get "
-             "*small* weights: w = P(y) / P(y | m)", [norm(c[1].clamp_min(c[3]) / c[0][c[2]]) for c in cases]),
-            ("normalisation: your weights do not average to 1; divide by their mean",
-             [unnormalised(*c) for c in cases]),
-            ("clip: a tiny P̂(y | m) gives a huge weight; clip the probability from below "
-             "(p.clamp_min(clip)) before dividing", [norm(c[0][c[2]] / c[1]) for c in cases]),
-            ("prior: you used a uniform prior; use the label shares P(y) of the training data",
-             [norm(torch.full_like(c[1], 1 / len(c[0])) / c[1].clamp_min(c[3])) for c in cases]),
+            (
+                "inverted: you computed P(y | m) / P(y); examples whose mask makes their label *likely* must get "
+                "*small* weights: w = P(y) / P(y | m)",
+                [norm(c[1].clamp_min(c[3]) / c[0][c[2]]) for c in cases],
+            ),
+            (
+                "normalisation: your weights do not average to 1; divide by their mean",
+                [unnormalised(*c) for c in cases],
+            ),
+            (
+                "clip: a tiny P̂(y | m) gives a huge weight; clip the probability from below "
+                "(p.clamp_min(clip)) before dividing",
+                [norm(c[0][c[2]] / c[1]) for c in cases],
+            ),
+            (
+                "prior: you used a uniform prior; use the label shares P(y) of the training data",
+                [norm(torch.full_like(c[1], 1 / len(c[0])) / c[1].clamp_min(c[3])) for c in cases],
+            ),
         ]
         compare(check, got, expected, mistakes, lambda i: f"case {i} ({len(cases[i][0])} classes)", atol=1e-5)
         return len(cases)

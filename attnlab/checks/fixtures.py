@@ -20,8 +20,9 @@ __all__ = ["model_with_mixed_predictions", "random_batch", "tiny_model"]
 def tiny_model(seed: int = 0, n_classes: int = 2, vocab_size: int = 20) -> AttentionClassifier:
     """A small untrained BiLSTM + additive attention classifier (fast, deterministic)."""
     torch.manual_seed(seed)
-    model = AttentionClassifier(vocab_size, n_classes, encoder="bilstm", attention="additive",
-                                embed_dim=8, hidden_dim=6)
+    model = AttentionClassifier(
+        vocab_size, n_classes, encoder="bilstm", attention="additive", embed_dim=8, hidden_dim=6
+    )
     with torch.no_grad():  # larger output weights: predictions differ between sentences
         model.output.weight.mul_(4.0)
     return model.eval()

@@ -49,8 +49,19 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["CheckFailed", "Outcome", "as_tensor", "attempt", "close", "compare", "fail", "not_attempted_message",
-           "require_zero", "run_check", "show"]
+__all__ = [
+    "CheckFailed",
+    "Outcome",
+    "as_tensor",
+    "attempt",
+    "close",
+    "compare",
+    "fail",
+    "not_attempted_message",
+    "require_zero",
+    "run_check",
+    "show",
+]
 
 
 class CheckFailed(AssertionError):
@@ -91,8 +102,10 @@ def fail(check: str, what: str, hint: str = "") -> CheckFailed:
 
 def not_attempted_message(check: str) -> str:
     """What ``check`` prints for a stub that still returns ``None`` (also written into the student edition)."""
-    return (f"… {check}: not attempted yet (your function returns None). Replace the `...` with "
-            "your code and run this cell again.")
+    return (
+        f"… {check}: not attempted yet (your function returns None). Replace the `...` with "
+        "your code and run this cell again."
+    )
 
 
 def attempt(check: str, fn: Callable, *args, **kwargs) -> Any:
@@ -103,15 +116,20 @@ def attempt(check: str, fn: Callable, *args, **kwargs) -> Any:
     something that is not a function is a ``TypeError`` that says to pass the function itself.
     """
     if not callable(fn):
-        raise TypeError(f"{check}: pass your function itself, e.g. {check}(my_function) without "
-                        f"parentheses after its name; got {type(fn).__name__} {fn!r:.60}")
+        raise TypeError(
+            f"{check}: pass your function itself, e.g. {check}(my_function) without "
+            f"parentheses after its name; got {type(fn).__name__} {fn!r:.60}"
+        )
     try:
         result = fn(*args, **kwargs)
     except NotImplementedError:
         raise _NotAttempted from None
     except Exception as error:  # any other error is a finding: say which call caused it
-        raise fail(check, f"your function raised {type(error).__name__}: {error}",
-                   "run it by hand on the inputs described in the exercise and read the traceback") from error
+        raise fail(
+            check,
+            f"your function raised {type(error).__name__}: {error}",
+            "run it by hand on the inputs described in the exercise and read the traceback",
+        ) from error
     if result is None:
         raise _NotAttempted
     return result
@@ -134,8 +152,13 @@ def run_check(check: str, body: Callable[[], int]) -> Outcome:
     return Outcome(True, message)
 
 
-def as_tensor(check: str, value, shape: Sequence[int], what: str = "the result",
-              hint: str = "one weight per token position, (batch, length), padding included") -> torch.Tensor:
+def as_tensor(
+    check: str,
+    value,
+    shape: Sequence[int],
+    what: str = "the result",
+    hint: str = "one weight per token position, (batch, length), padding included",
+) -> torch.Tensor:
     """The learner's answer as a float64 tensor of ``shape``, or :class:`CheckFailed` saying why not.
 
     Accepts a tensor or a NumPy array; refuses another type, another shape (``hint`` says which shape is
@@ -149,8 +172,7 @@ def as_tensor(check: str, value, shape: Sequence[int], what: str = "the result",
         raise fail(check, f"shape: {what} has shape {tuple(value.shape)}, expected {tuple(shape)}", hint)
     value = value.detach().double()
     if not bool(torch.isfinite(value).all()):
-        raise fail(check, f"{what} contains NaN or infinite values",
-                   "look for log(0), 0/0, or exp of a large number")
+        raise fail(check, f"{what} contains NaN or infinite values", "look for log(0), 0/0, or exp of a large number")
     return value
 
 
@@ -172,8 +194,15 @@ def close(a, b, atol: float = 1e-5, rtol: float = 1e-4) -> bool:
     return math.isclose(float(a), float(b), abs_tol=atol, rel_tol=rtol)
 
 
-def compare(check: str, got: list, expected: list, mistakes: list[tuple[str, list]],
-            describe: Callable[[int], str], atol: float = 1e-5, rtol: float = 1e-4) -> None:
+def compare(
+    check: str,
+    got: list,
+    expected: list,
+    mistakes: list[tuple[str, list]],
+    describe: Callable[[int], str],
+    atol: float = 1e-5,
+    rtol: float = 1e-4,
+) -> None:
     """Raise :class:`CheckFailed` unless ``got`` matches ``expected`` case by case.
 
     ``mistakes`` lists ``(message, the answers that mistake would give)``, one answer per case. If the
@@ -187,12 +216,14 @@ def compare(check: str, got: list, expected: list, mistakes: list[tuple[str, lis
         if all(close(g, a, atol, rtol) for g, a in zip(got, answers)):
             raise fail(check, message + f" (first wrong case: {describe(bad[0])})")
     for message, answers in mistakes:  # a mistake that explains every wrong answer
-        if all(close(got[i], answers[i], atol, rtol) and not close(answers[i], expected[i], atol, rtol)
-               for i in bad):
+        if all(close(got[i], answers[i], atol, rtol) and not close(answers[i], expected[i], atol, rtol) for i in bad):
             raise fail(check, message + f" (first wrong case: {describe(bad[0])})")
     i = bad[0]
-    raise fail(check, f"wrong value on {describe(i)}: expected {show(expected[i])}, got {show(got[i])} "
-                      f"({len(bad)} of {len(got)} cases wrong)")
+    raise fail(
+        check,
+        f"wrong value on {describe(i)}: expected {show(expected[i])}, got {show(got[i])} "
+        f"({len(bad)} of {len(got)} cases wrong)",
+    )
 
 
 def show(value) -> str:

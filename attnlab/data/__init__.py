@@ -29,20 +29,72 @@ import types
 from . import batch, online, sentences, text, vader
 from .batch import Batch, check_padded, encode
 from .online import DATASETS, HUB_DATASETS, HubDataset, load_hub_dataset, load_splits
-from .sentences import (SPLIT_FRACTIONS, SPLIT_SEED, Splits, TextDataset, load_domains, load_ratings,
-                        load_sentiment, load_vader_lexicon)
+from .sentences import (
+    SPLIT_FRACTIONS,
+    SPLIT_SEED,
+    Splits,
+    TextDataset,
+    load_domains,
+    load_ratings,
+    load_sentiment,
+    load_vader_lexicon,
+)
 from .text import PAD, UNK, Vocab, glove_embeddings, tokenize
-from .vader import (CACHE_FOLDER, DOMAINS, LEXICON_FILE, LEXICON_SHA256, LOCK_TIMEOUT_SECONDS, MANIFEST,
-                    TEST_BUILD_HOOK_ENV, VADER_REQUIREMENT, VADER_SDIST, VADER_SDIST_SHA256, VADER_SDIST_URL,
-                    CacheRepairedWarning, DataUnavailableError, cache_dir, vader_files)
+from .vader import (
+    CACHE_FOLDER,
+    DOMAINS,
+    LEXICON_FILE,
+    LEXICON_SHA256,
+    LOCK_TIMEOUT_SECONDS,
+    MANIFEST,
+    TEST_BUILD_HOOK_ENV,
+    VADER_REQUIREMENT,
+    VADER_SDIST,
+    VADER_SDIST_SHA256,
+    VADER_SDIST_URL,
+    CacheRepairedWarning,
+    DataUnavailableError,
+    cache_dir,
+    vader_files,
+)
 
 __all__ = [
-    "Batch", "CACHE_FOLDER", "CacheRepairedWarning", "DATASETS", "DOMAINS", "DataUnavailableError",
-    "HUB_DATASETS", "HubDataset", "LEXICON_FILE", "LEXICON_SHA256", "LOCK_TIMEOUT_SECONDS", "MANIFEST", "PAD",
-    "SPLIT_FRACTIONS", "SPLIT_SEED", "Splits", "TEST_BUILD_HOOK_ENV", "TextDataset", "UNK", "VADER_REQUIREMENT",
-    "VADER_SDIST", "VADER_SDIST_SHA256", "VADER_SDIST_URL", "Vocab", "cache_dir", "check_padded", "encode",
-    "glove_embeddings", "load_domains", "load_hub_dataset", "load_ratings", "load_sentiment", "load_splits",
-    "load_vader_lexicon", "tokenize", "vader_files",
+    "Batch",
+    "CACHE_FOLDER",
+    "CacheRepairedWarning",
+    "DATASETS",
+    "DOMAINS",
+    "DataUnavailableError",
+    "HUB_DATASETS",
+    "HubDataset",
+    "LEXICON_FILE",
+    "LEXICON_SHA256",
+    "LOCK_TIMEOUT_SECONDS",
+    "MANIFEST",
+    "PAD",
+    "SPLIT_FRACTIONS",
+    "SPLIT_SEED",
+    "Splits",
+    "TEST_BUILD_HOOK_ENV",
+    "TextDataset",
+    "UNK",
+    "VADER_REQUIREMENT",
+    "VADER_SDIST",
+    "VADER_SDIST_SHA256",
+    "VADER_SDIST_URL",
+    "Vocab",
+    "cache_dir",
+    "check_padded",
+    "encode",
+    "glove_embeddings",
+    "load_domains",
+    "load_hub_dataset",
+    "load_ratings",
+    "load_sentiment",
+    "load_splits",
+    "load_vader_lexicon",
+    "tokenize",
+    "vader_files",
 ]
 
 #: Each public name -> the module whose functions read it (the first, in dependency order, that has it).

@@ -60,14 +60,15 @@ def _checked_labels(labels, count: int, num_classes: int | None = None) -> np.nd
             raise ValueError(f"labels must be {allowed}; label {bad[0]} is {_num(arr[bad[0]])}")
         bad = np.flatnonzero(arr != np.round(arr))
         if bad.size:
-            raise ValueError(f"labels must be whole numbers ({allowed}); label {bad[0]} is {_num(arr[bad[0]])}, "
-                             "which is not a class id")
+            raise ValueError(
+                f"labels must be whole numbers ({allowed}); label {bad[0]} is {_num(arr[bad[0]])}, "
+                "which is not a class id"
+            )
     if arr.size:
         low = int(np.argmin(arr))
         if arr[low] < 0:
             raise ValueError(f"labels must be {allowed}; label {low} is {_num(arr[low])}")
         high = int(np.argmax(arr))
         if num_classes is not None and arr[high] >= num_classes:
-            raise ValueError(f"labels must be {allowed} ({num_classes} classes); label {high} is "
-                             f"{_num(arr[high])}")
+            raise ValueError(f"labels must be {allowed} ({num_classes} classes); label {high} is {_num(arr[high])}")
     return arr.astype(np.int64, copy=False)

@@ -39,8 +39,7 @@ class Batch:
                 self.labels = torch.from_numpy(np.array(checked, dtype=np.int64)).to(self.tokens.device)
 
     @classmethod
-    def from_ids(cls, id_lists: Sequence[Sequence[int]], labels=None, *,
-                 num_classes: int | None = None) -> Batch:
+    def from_ids(cls, id_lists: Sequence[Sequence[int]], labels=None, *, num_classes: int | None = None) -> Batch:
         """A padded batch of lists of token ids (ids >= 0); with ``num_classes``, labels must be below it."""
         if isinstance(id_lists, (str, bytes)) or not hasattr(id_lists, "__len__"):
             raise TypeError(f"id_lists must be a list of token-id lists, got {_short(id_lists)}")
@@ -52,7 +51,8 @@ class Batch:
                 raise TypeError(
                     f"id_lists must be a list of token-id lists; item {i} is {_short(ids)} "
                     f"({type(ids).__name__}). One sentence: Batch.from_ids([[2, 3, 4]]); text: encode it "
-                    "first, vocab.encode(tokenize(text))")
+                    "first, vocab.encode(tokenize(text))"
+                )
             try:
                 row = torch.as_tensor(ids)  # cpu: batches are built on the CPU; Batch.to moves them
             except (TypeError, ValueError, RuntimeError) as exc:
@@ -103,13 +103,16 @@ class Batch:
         try:
             tokens, mask = self.tokens[index], self.mask[index]
         except IndexError as exc:
-            raise IndexError(f"{_short(index)} selects outside this batch of {len(self)} sentences "
-                             f"(allowed: 0..{len(self) - 1}, negative counts from the end): {exc}") from exc
+            raise IndexError(
+                f"{_short(index)} selects outside this batch of {len(self)} sentences "
+                f"(allowed: 0..{len(self) - 1}, negative counts from the end): {exc}"
+            ) from exc
         if tokens.dim() == 1:
             tokens, mask = tokens[None], mask[None]
         if tokens.shape[0] == 0:
-            raise ValueError(f"the selection {_short(index)} picks no sentence of this batch of {len(self)}; "
-                             "select at least one")
+            raise ValueError(
+                f"the selection {_short(index)} picks no sentence of this batch of {len(self)}; select at least one"
+            )
         width = int(mask.sum(1).max())
         labels = None if self.labels is None else self.labels[index].reshape(-1)
         return Batch(tokens[:, :width], mask[:, :width], labels)
@@ -122,16 +125,16 @@ class Batch:
         n = len(self)
         if not shuffle:
             for start in range(0, n, batch_size):
-                yield self[start:start + batch_size]
+                yield self[start : start + batch_size]
             return
         gen = torch.Generator().manual_seed(0 if seed is None else int(seed))  # cpu: same order on every device
         order = torch.randperm(n, generator=gen).to(self.tokens.device)  # cpu: drawn on the CPU, then moved
         chunk = batch_size * 50  # sort by length inside chunks of 50 batches
         groups = []
         for start in range(0, n, chunk):
-            idx = order[start:start + chunk]
+            idx = order[start : start + chunk]
             idx = idx[torch.argsort(self.lengths[idx], stable=True)]
-            groups += [idx[i:i + batch_size] for i in range(0, len(idx), batch_size)]
+            groups += [idx[i : i + batch_size] for i in range(0, len(idx), batch_size)]
         for g in torch.randperm(len(groups), generator=gen).tolist():  # cpu: the CPU generator, as above
             yield self[groups[g].to(self.tokens.device)]
 
@@ -156,8 +159,10 @@ def check_padded(tokens: torch.Tensor, mask: torch.Tensor) -> None:
         raise ValueError("mask must be a prefix in every row: pad on the right, never in the middle")
     if bool((tokens < 0).any()):
         row, col = (tokens < 0).nonzero()[0].tolist()
-        raise ValueError(f"token ids must be >= 0 (0 = padding, 1 = unknown); sentence {row}, position "
-                         f"{col} holds {int(tokens[row, col])}")
+        raise ValueError(
+            f"token ids must be >= 0 (0 = padding, 1 = unknown); sentence {row}, position "
+            f"{col} holds {int(tokens[row, col])}"
+        )
 
 
 def encode(dataset: TextDataset, vocab: Vocab, max_length: int | None = None) -> Batch:
@@ -169,6 +174,7 @@ def encode(dataset: TextDataset, vocab: Vocab, max_length: int | None = None) ->
     max_length = _check_int("max_length", max_length, minimum=1, allow_none=True)
     if len(dataset) == 0:
         raise ValueError("cannot encode an empty dataset")
-    ids = [vocab.encode(toks[:max_length] if max_length is not None else toks) or [vocab.unk_id]
-           for toks in dataset.tokens]
+    ids = [
+        vocab.encode(toks[:max_length] if max_length is not None else toks) or [vocab.unk_id] for toks in dataset.tokens
+    ]
     return Batch.from_ids(ids, dataset.labels, num_classes=len(dataset.label_names))

@@ -47,14 +47,29 @@ class HubDataset:
 
 #: The online datasets, by the name a chapter's ``DATASET`` takes.
 HUB_DATASETS: dict[str, HubDataset] = {
-    "sst2": HubDataset("stanfordnlp/sst2", "sentence", "validation", _NEG_POS,
-                       "SST-2 (GLUE): movie-review sentences; its test split has no labels, so the test "
-                       "sentences are the 872 of its validation split"),
+    "sst2": HubDataset(
+        "stanfordnlp/sst2",
+        "sentence",
+        "validation",
+        _NEG_POS,
+        "SST-2 (GLUE): movie-review sentences; its test split has no labels, so the test "
+        "sentences are the 872 of its validation split",
+    ),
     "imdb": HubDataset("stanfordnlp/imdb", "text", "test", _NEG_POS, "IMDB: whole movie reviews"),
-    "yelp_polarity": HubDataset("fancyzhx/yelp_polarity", "text", "test", _NEG_POS,
-                                "Yelp polarity: business reviews, 1-2 stars negative, 3-4 positive"),
-    "ag_news": HubDataset("fancyzhx/ag_news", "text", "test", ("World", "Sports", "Business", "Sci/Tech"),
-                          "AG News: news headlines and first sentences, four topics"),
+    "yelp_polarity": HubDataset(
+        "fancyzhx/yelp_polarity",
+        "text",
+        "test",
+        _NEG_POS,
+        "Yelp polarity: business reviews, 1-2 stars negative, 3-4 positive",
+    ),
+    "ag_news": HubDataset(
+        "fancyzhx/ag_news",
+        "text",
+        "test",
+        ("World", "Sports", "Business", "Sci/Tech"),
+        "AG News: news headlines and first sentences, four topics",
+    ),
 }
 #: Every name :func:`load_splits` takes: the rated corpora (offline; ``movies`` is the book's) and the hub's.
 DATASETS: tuple[str, ...] = (*DOMAINS, *HUB_DATASETS)
@@ -67,8 +82,10 @@ _MARKUP = re.compile(r"<br\s*/?>|\\n")  # IMDB's HTML line breaks, Yelp's escape
 
 
 def _choices() -> str:
-    return (f"{', '.join(map(repr, DOMAINS))} (offline; 'movies' is the book's data) or, with internet, "
-            f"{', '.join(map(repr, HUB_DATASETS))}")
+    return (
+        f"{', '.join(map(repr, DOMAINS))} (offline; 'movies' is the book's data) or, with internet, "
+        f"{', '.join(map(repr, HUB_DATASETS))}"
+    )
 
 
 def _import_datasets(name: str):
@@ -88,10 +105,17 @@ def _download(datasets, name: str, source: HubDataset):
     try:
         return datasets.load_dataset(source.repo)
     except Exception as exc:  # the hub raises many different errors when offline
-        flags = [v for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
-                 if os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")]
-        hint = (f" {' and '.join(flags)} is set, which forbids downloads: unset it before `datasets` is "
-                "imported (restart the kernel)." if flags else "")
+        flags = [
+            v
+            for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+            if os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")
+        ]
+        hint = (
+            f" {' and '.join(flags)} is set, which forbids downloads: unset it before `datasets` is "
+            "imported (restart the kernel)."
+            if flags
+            else ""
+        )
         raise DataUnavailableError(
             f"Could not load {source.repo} (DATASET={name!r}) from the Hugging Face hub: "
             f"{type(exc).__name__}: {exc}.{hint} It needs internet access (it works in Colab). "
@@ -103,8 +127,10 @@ def _part(ds, split: str, name: str, source: HubDataset):
     try:
         return ds[split]
     except (KeyError, TypeError) as exc:
-        raise DataUnavailableError(f"{source.repo} (DATASET={name!r}) has no {split!r} split; the hub "
-                                   "dataset has changed. Keep DATASET='movies', or report it.") from exc
+        raise DataUnavailableError(
+            f"{source.repo} (DATASET={name!r}) has no {split!r} split; the hub "
+            "dataset has changed. Keep DATASET='movies', or report it."
+        ) from exc
 
 
 def _texts(part, indices: np.ndarray, source: HubDataset, max_tokens: int) -> TextDataset:
@@ -113,12 +139,12 @@ def _texts(part, indices: np.ndarray, source: HubDataset, max_tokens: int) -> Te
     texts = [_MARKUP.sub(" ", str(t)) for t in rows[source.text_column]]
     labels = np.asarray(rows["label"], dtype=np.int64)
     keep = np.flatnonzero((labels >= 0) & (labels < len(source.label_names)))
-    return TextDataset.from_texts([texts[i] for i in keep], labels[keep], source.label_names,
-                                  max_tokens=max_tokens)
+    return TextDataset.from_texts([texts[i] for i in keep], labels[keep], source.label_names, max_tokens=max_tokens)
 
 
-def load_hub_dataset(name: str, *, max_train: int = MAX_TRAIN, max_eval: int = MAX_EVAL,
-                     max_tokens: int = MAX_TOKENS) -> Splits:
+def load_hub_dataset(
+    name: str, *, max_train: int = MAX_TRAIN, max_eval: int = MAX_EVAL, max_tokens: int = MAX_TOKENS
+) -> Splits:
     """A dataset of the Hugging Face hub (:data:`HUB_DATASETS`) as fixed, CPU-sized splits; needs internet.
 
     ``max_train`` training texts and ``max_eval`` dev and test texts (fewer if the hub has fewer), each
@@ -137,13 +163,19 @@ def load_hub_dataset(name: str, *, max_train: int = MAX_TRAIN, max_eval: int = M
     rng = np.random.default_rng(SPLIT_SEED)  # the same texts for every chapter and seed
     order = rng.permutation(len(train_part))
     n_dev = min(max_eval, len(train_part) // 10)
-    dev_idx, train_idx = order[:n_dev], order[n_dev:n_dev + max_train]
+    dev_idx, train_idx = order[:n_dev], order[n_dev : n_dev + max_train]
     test_idx = rng.permutation(len(test_part))[:max_eval]
-    splits = Splits(*(_texts(part, idx, source, max_tokens)
-                      for part, idx in ((train_part, train_idx), (train_part, dev_idx), (test_part, test_idx))))
+    splits = Splits(
+        *(
+            _texts(part, idx, source, max_tokens)
+            for part, idx in ((train_part, train_idx), (train_part, dev_idx), (test_part, test_idx))
+        )
+    )
     if empty := [k for k, n in splits.sizes().items() if n == 0]:
-        raise DataUnavailableError(f"{source.repo} (DATASET={name!r}) gave no labelled texts for the "
-                                   f"{' and '.join(empty)} split; keep DATASET='movies'.")
+        raise DataUnavailableError(
+            f"{source.repo} (DATASET={name!r}) gave no labelled texts for the "
+            f"{' and '.join(empty)} split; keep DATASET='movies'."
+        )
     return splits
 
 
@@ -160,13 +192,16 @@ def load_splits(name: str = "movies", *, require_binary: str = "") -> Splits:
     if not isinstance(name, str) or name not in DATASETS:
         raise ValueError(f"unknown DATASET {_short(name)}; choose one of {_choices()}")
     if not isinstance(require_binary, str):
-        raise TypeError(f"require_binary must be a sentence saying why two classes are needed, "
-                        f"got {_short(require_binary)}")
+        raise TypeError(
+            f"require_binary must be a sentence saying why two classes are needed, got {_short(require_binary)}"
+        )
     if name in DOMAINS:
         return load_sentiment(name)
     labels = HUB_DATASETS[name].label_names
     if require_binary and len(labels) != 2:
         two = [n for n in DATASETS if n not in HUB_DATASETS or len(HUB_DATASETS[n].label_names) == 2]
-        raise ValueError(f"DATASET={name!r} has {len(labels)} classes ({', '.join(labels)}), but "
-                         f"{require_binary}. Choose a two-class dataset: {', '.join(map(repr, two))}.")
+        raise ValueError(
+            f"DATASET={name!r} has {len(labels)} classes ({', '.join(labels)}), but "
+            f"{require_binary}. Choose a two-class dataset: {', '.join(map(repr, two))}."
+        )
     return load_hub_dataset(name)

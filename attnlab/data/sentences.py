@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
 from . import vader
 from ._checks import _check_int, _checked_labels, _short
 from .text import tokenize
-from .vader import DOMAINS
+from .vader import DOMAINS, DataUnavailableError
 
 #: Seed of the fixed train/dev/test split. It is *not* the experiment seed: every chapter and every
 #: seed sees the same split, so numbers are comparable across chapters.
@@ -35,24 +35,29 @@ class TextDataset:
     ratings: np.ndarray | None = None
 
     def __post_init__(self):
-        if isinstance(self.label_names, str) or not all(isinstance(x, str) for x in self.label_names) \
-                or len(self.label_names) == 0:
-            raise TypeError(f"label_names must be a non-empty tuple of class names, e.g. ('negative', "
-                            f"'positive'), got {_short(self.label_names)}")
+        if (
+            isinstance(self.label_names, str)
+            or not all(isinstance(x, str) for x in self.label_names)
+            or len(self.label_names) == 0
+        ):
+            raise TypeError(
+                f"label_names must be a non-empty tuple of class names, e.g. ('negative', "
+                f"'positive'), got {_short(self.label_names)}"
+            )
         if isinstance(self.texts, str) or isinstance(self.tokens, str):
             raise TypeError("texts and tokens must be lists (one entry per sentence), got a string")
         n = len(self.texts)
         n_labels = len(np.atleast_1d(np.asarray(self.labels, dtype=object)))
         if len(self.tokens) != n or n_labels != n:
-            raise ValueError(
-                f"texts ({n}), tokens ({len(self.tokens)}) and labels ({n_labels}) differ in length"
-            )
+            raise ValueError(f"texts ({n}), tokens ({len(self.tokens)}) and labels ({n_labels}) differ in length")
         for i, (text, toks) in enumerate(zip(self.texts, self.tokens)):
             if not isinstance(text, str):
                 raise TypeError(f"texts[{i}] is {_short(text)} ({type(text).__name__}); texts must be strings")
             if isinstance(toks, str):
-                raise TypeError(f"tokens[{i}] is the string {_short(toks)}; tokens must be a list of "
-                                "token lists, e.g. [tokenize(t) for t in texts]")
+                raise TypeError(
+                    f"tokens[{i}] is the string {_short(toks)}; tokens must be a list of "
+                    "token lists, e.g. [tokenize(t) for t in texts]"
+                )
         self.labels = _checked_labels(self.labels, n, len(self.label_names))
         if self.ratings is not None:
             self.ratings = np.asarray(self.ratings, dtype=np.float64)
@@ -60,27 +65,33 @@ class TextDataset:
                 raise ValueError(f"ratings have shape {self.ratings.shape}, expected ({n},)")
 
     @classmethod
-    def from_texts(cls, texts: Sequence[str], labels, label_names: Sequence[str], ratings=None,
-                   max_tokens: int | None = None) -> "TextDataset":
+    def from_texts(
+        cls, texts: Sequence[str], labels, label_names: Sequence[str], ratings=None, max_tokens: int | None = None
+    ) -> TextDataset:
         """Tokenize ``texts`` with :func:`tokenize`; with ``max_tokens``, keep each text's first tokens."""
         max_tokens = _check_int("max_tokens", max_tokens, minimum=1, allow_none=True)
         texts = list(texts)
         bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
         if bad is not None:
-            raise TypeError(f"texts[{bad}] is {_short(texts[bad])} ({type(texts[bad]).__name__}); "
-                            "texts must be strings")
-        return cls(texts=texts, tokens=[tokenize(t)[:max_tokens] for t in texts], labels=np.asarray(labels),
-                   label_names=tuple(label_names), ratings=None if ratings is None else np.asarray(ratings))
+            raise TypeError(
+                f"texts[{bad}] is {_short(texts[bad])} ({type(texts[bad]).__name__}); texts must be strings"
+            )
+        return cls(
+            texts=texts,
+            tokens=[tokenize(t)[:max_tokens] for t in texts],
+            labels=np.asarray(labels),
+            label_names=tuple(label_names),
+            ratings=None if ratings is None else np.asarray(ratings),
+        )
 
     def __len__(self) -> int:
         return len(self.texts)
 
-    def subset(self, indices: Sequence[int]) -> "TextDataset":
+    def subset(self, indices: Sequence[int]) -> TextDataset:
         """The sentences at positions ``indices`` (0..len-1; repeats allowed), in that order."""
         idx = np.asarray(indices)
         if idx.dtype == bool:
-            raise TypeError("subset takes positions, not a True/False mask; use "
-                            "dataset.subset(np.flatnonzero(mask))")
+            raise TypeError("subset takes positions, not a True/False mask; use dataset.subset(np.flatnonzero(mask))")
         if idx.ndim != 1:
             raise ValueError(f"indices must be a flat list of positions, got shape {idx.shape}")
         if idx.size and idx.dtype.kind not in "iu":
@@ -88,8 +99,10 @@ class TextDataset:
         idx = idx.astype(np.int64, copy=False)
         bad = np.flatnonzero((idx < 0) | (idx >= len(self)))
         if bad.size:
-            raise IndexError(f"index {idx[bad[0]]} is out of range for a dataset of {len(self)} sentences "
-                             f"(allowed: 0..{len(self) - 1})")
+            raise IndexError(
+                f"index {idx[bad[0]]} is out of range for a dataset of {len(self)} sentences "
+                f"(allowed: 0..{len(self) - 1})"
+            )
         return TextDataset(
             texts=[self.texts[i] for i in idx],
             tokens=[self.tokens[i] for i in idx],
@@ -98,7 +111,7 @@ class TextDataset:
             ratings=None if self.ratings is None else self.ratings[idx],
         )
 
-    def sample(self, n: int, seed: int = 0) -> "TextDataset":
+    def sample(self, n: int, seed: int = 0) -> TextDataset:
         """A random subset of ``n`` sentences (all of them if ``n >= len(self)``); order is kept."""
         n = _check_int("sample size n", n, minimum=1)
         seed = _check_int("seed", seed, minimum=0)
@@ -164,8 +177,7 @@ def _split_indices(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     order = np.random.default_rng(SPLIT_SEED).permutation(n)
     n_train = int(round(SPLIT_FRACTIONS[0] * n))
     n_dev = int(round(SPLIT_FRACTIONS[1] * n))
-    return (np.sort(order[:n_train]), np.sort(order[n_train:n_train + n_dev]),
-            np.sort(order[n_train + n_dev:]))
+    return (np.sort(order[:n_train]), np.sort(order[n_train : n_train + n_dev]), np.sort(order[n_train + n_dev :]))
 
 
 def _make_splits(texts, labels, label_names, ratings=None) -> Splits:
@@ -182,11 +194,14 @@ def load_sentiment(domain: str = "movies", min_abs_rating: float = 0.5) -> Split
     """
     _check_domain(domain)
     if not isinstance(min_abs_rating, numbers.Real) or isinstance(min_abs_rating, (bool, np.bool_)):
-        raise TypeError(f"min_abs_rating must be a number in 0..4 (ratings lie in -4..+4), "
-                        f"got {_short(min_abs_rating)}")
+        raise TypeError(
+            f"min_abs_rating must be a number in 0..4 (ratings lie in -4..+4), got {_short(min_abs_rating)}"
+        )
     if not math.isfinite(min_abs_rating) or min_abs_rating < 0:
-        raise ValueError(f"min_abs_rating must be >= 0, got {min_abs_rating} (ratings lie in -4..+4; "
-                         "the default 0.5 drops only near-neutral sentences)")
+        raise ValueError(
+            f"min_abs_rating must be >= 0, got {min_abs_rating} (ratings lie in -4..+4; "
+            "the default 0.5 drops only near-neutral sentences)"
+        )
     all_rows = load_ratings(domain)
     rows = [r for r in all_rows if abs(r[1]) >= min_abs_rating and r[1] != 0]
     if empty := _empty_splits(len(rows)):
@@ -198,8 +213,10 @@ def load_sentiment(domain: str = "movies", min_abs_rating: float = 0.5) -> Split
             "(the default is 0.5)"
         )
     return _make_splits(
-        texts=[r[2] for r in rows], labels=[int(r[1] > 0) for r in rows],
-        label_names=("negative", "positive"), ratings=[r[1] for r in rows],
+        texts=[r[2] for r in rows],
+        labels=[int(r[1] > 0) for r in rows],
+        label_names=("negative", "positive"),
+        ratings=[r[1] for r in rows],
     )
 
 
@@ -210,8 +227,10 @@ def load_domains(max_per_domain: int | None = None) -> Splits:
     """
     max_per_domain = _check_int("max_per_domain", max_per_domain, minimum=1, allow_none=True)
     if max_per_domain is not None and _empty_splits(max_per_domain * len(DOMAINS)):
-        raise ValueError(f"max_per_domain={max_per_domain} gives {max_per_domain * len(DOMAINS)} sentences, "
-                         "too few for train/dev/test splits; use at least 3 (or None for all)")
+        raise ValueError(
+            f"max_per_domain={max_per_domain} gives {max_per_domain * len(DOMAINS)} sentences, "
+            "too few for train/dev/test splits; use at least 3 (or None for all)"
+        )
     texts, labels, ratings = [], [], []
     for label, domain in enumerate(DOMAINS):
         rows = load_ratings(domain)[:max_per_domain] if max_per_domain else load_ratings(domain)

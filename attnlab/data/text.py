@@ -6,9 +6,9 @@ import json
 import os
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -64,18 +64,21 @@ class Vocab:
     unk_id = 1
 
     @classmethod
-    def build(cls, token_lists: Sequence[Sequence[str]], min_freq: int = 1,
-              extra: Sequence[str] = ()) -> "Vocab":
+    def build(cls, token_lists: Sequence[Sequence[str]], min_freq: int = 1, extra: Sequence[str] = ()) -> Vocab:
         """Vocabulary of every token seen at least ``min_freq`` times (most frequent first)."""
         min_freq = _check_int("min_freq", min_freq, minimum=1)
         if isinstance(token_lists, str) or isinstance(extra, str):
-            raise TypeError("Vocab.build expects a list of token lists, e.g. "
-                            f"Vocab.build([tokenize(t) for t in texts]), got the string {_short(token_lists)}")
+            raise TypeError(
+                "Vocab.build expects a list of token lists, e.g. "
+                f"Vocab.build([tokenize(t) for t in texts]), got the string {_short(token_lists)}"
+            )
         counts = Counter()
         for i, tokens in enumerate(token_lists):
             if isinstance(tokens, str) or not isinstance(tokens, Sequence):
-                raise TypeError(f"token_lists[{i}] is {_short(tokens)} ({type(tokens).__name__}); Vocab.build "
-                                "expects a list of token lists, e.g. Vocab.build([tokenize(t) for t in texts])")
+                raise TypeError(
+                    f"token_lists[{i}] is {_short(tokens)} ({type(tokens).__name__}); Vocab.build "
+                    "expects a list of token lists, e.g. Vocab.build([tokenize(t) for t in texts])"
+                )
             bad = next((tok for tok in tokens if not isinstance(tok, str)), None)
             if bad is not None:
                 raise TypeError(f"token_lists[{i}] holds {_short(bad)} ({type(bad).__name__}); tokens are strings")
@@ -96,13 +99,17 @@ class Vocab:
     def encode(self, tokens: Sequence[str]) -> list[int]:
         """Ids of a list of tokens (unknown tokens get ``unk_id``)."""
         if isinstance(tokens, str):
-            raise TypeError(f"Vocab.encode takes a list of tokens, got the string {_short(tokens)}; "
-                            "split it first: vocab.encode(tokenize(text))")
+            raise TypeError(
+                f"Vocab.encode takes a list of tokens, got the string {_short(tokens)}; "
+                "split it first: vocab.encode(tokenize(text))"
+            )
         stoi, unk, ids = self.stoi, self.unk_id, []
         for i, tok in enumerate(tokens):
             if not isinstance(tok, str):
-                raise TypeError(f"token {i} is {_short(tok)} ({type(tok).__name__}); Vocab.encode takes "
-                                "token strings (to turn ids into tokens, use decode)")
+                raise TypeError(
+                    f"token {i} is {_short(tok)} ({type(tok).__name__}); Vocab.encode takes "
+                    "token strings (to turn ids into tokens, use decode)"
+                )
             ids.append(stoi.get(tok, unk))
         return ids
 
@@ -116,8 +123,9 @@ class Vocab:
             if not _is_int(value):
                 raise TypeError(f"id {pos} is {_short(i)}; ids must be whole numbers 0..{size - 1}")
             if not 0 <= value < size:
-                raise ValueError(f"id {pos} is {value}, outside this vocabulary of {size} tokens "
-                                 f"(allowed: 0..{size - 1})")
+                raise ValueError(
+                    f"id {pos} is {value}, outside this vocabulary of {size} tokens (allowed: 0..{size - 1})"
+                )
             if value != self.pad_id:
                 out.append(self.itos[value])
         return out
@@ -127,13 +135,15 @@ class Vocab:
             json.dump({"itos": self.itos}, handle)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Vocab":
+    def load(cls, path: str | os.PathLike) -> Vocab:
         with open(path, encoding="utf-8") as handle:
             try:
                 itos = json.load(handle)["itos"]
             except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
-                raise ValueError(f"{path} is not a vocabulary saved by Vocab.save (expected JSON with an "
-                                 f"'itos' list of tokens): {type(exc).__name__}: {exc}") from exc
+                raise ValueError(
+                    f"{path} is not a vocabulary saved by Vocab.save (expected JSON with an "
+                    f"'itos' list of tokens): {type(exc).__name__}: {exc}"
+                ) from exc
         return cls(itos)
 
 

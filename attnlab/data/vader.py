@@ -112,7 +112,7 @@ def _test_hook(stage: str) -> None:
     if action == "exit":
         os._exit(17)
     if action.startswith("sleep="):
-        time.sleep(float(action[len("sleep="):]))
+        time.sleep(float(action[len("sleep=") :]))
 
 
 def _sdist_url() -> str:
@@ -189,8 +189,9 @@ def _obtain_sdist() -> Path:
         if digest == VADER_SDIST_SHA256:
             return path
         warnings.warn(
-            f"the cached archive {path} has SHA-256 {digest}, expected {VADER_SDIST_SHA256}; "
-            "downloading it again", CacheRepairedWarning, stacklevel=3,
+            f"the cached archive {path} has SHA-256 {digest}, expected {VADER_SDIST_SHA256}; downloading it again",
+            CacheRepairedWarning,
+            stacklevel=3,
         )
         path.unlink()
     _download_sdist(path)
@@ -232,8 +233,10 @@ def _cache_problem(target: Path, manifest: bool = True) -> str | None:
         if not path.is_file():
             problems.append(f"lacks {name}")
         elif (digest := sha256_of(path)) != expected:
-            problems.append(f"has {name} with SHA-256 {digest}, expected {expected} "
-                            f"({path.stat().st_size:,} bytes: truncated or modified)")
+            problems.append(
+                f"has {name} with SHA-256 {digest}, expected {expected} "
+                f"({path.stat().st_size:,} bytes: truncated or modified)"
+            )
     return "; ".join(problems) or None
 
 
@@ -258,6 +261,7 @@ def _build_cache(target: Path) -> None:
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{CACHE_FOLDER}.build-"))
     try:
         staging.chmod(0o755)  # mkdtemp makes it private; the cache is readable like any other
+
         def put(name: str, data: bytes, expected: str) -> None:
             if (digest := sha256_of_bytes(data)) != expected:
                 raise DataUnavailableError(
@@ -324,8 +328,11 @@ def vader_files() -> Path:
                 why = f"{target} {problem}" if target.exists() else f"{target} does not exist"
                 if leftovers:
                     why += f" (leftovers of an interrupted build: {', '.join(p.name for p in leftovers)})"
-                warnings.warn(f"the data cache is broken: {why}; rebuilding it from the verified archive",
-                              CacheRepairedWarning, stacklevel=2)
+                warnings.warn(
+                    f"the data cache is broken: {why}; rebuilding it from the verified archive",
+                    CacheRepairedWarning,
+                    stacklevel=2,
+                )
                 for path in leftovers:
                     if path.is_dir():
                         shutil.rmtree(path, ignore_errors=True)
@@ -340,6 +347,8 @@ def vader_files() -> Path:
         ) from exc
     problem = _cache_problem(target)
     if problem is not None:
-        raise DataUnavailableError(f"the data cache {target} {problem} right after it was built; "
-                                   "is the disk full or failing? Delete the folder and try again.")
+        raise DataUnavailableError(
+            f"the data cache {target} {problem} right after it was built; "
+            "is the disk full or failing? Delete the folder and try again."
+        )
     return target

@@ -24,17 +24,17 @@ from .baselines import random_signed_weights, random_weights
 from .gradients import gradient_norm, input_x_gradient, integrated_gradients
 from .layered import attentions_and_gradients, genatt_from, rollout_from, value_norms_from
 from .registry import (
-                       METHODS,
-                       ExplanationMethod,
-                       Method,
-                       explain,
-                       explain_all,
-                       is_signed,
-                       methods_for,
-                       predicted_class,
-                       register,
-                       target_prob,
-                       unregister,
+    METHODS,
+    ExplanationMethod,
+    Method,
+    explain,
+    explain_all,
+    is_signed,
+    methods_for,
+    predicted_class,
+    register,
+    target_prob,
+    unregister,
 )
 from .relevance import conservative_relevance, logit_budget
 from .removal import leave_one_out
@@ -44,14 +44,44 @@ from .removal import leave_one_out
 #: AttIN there is the authors' ``α_t · ‖W_1 h_t‖`` with ``W_1`` the first layer after the attention
 #: (``AttnDecoder.get_att_norm``): these models have no value transform of their own, so the first
 #: linear map that reads the pooled vector plays that role. Random is the authors' non-negative baseline.
-DEPTH_FIGURE_METHODS = ("raw_attention", "attention_x_gradient", "attention_x_value_norm", "input_x_gradient",
-                        "integrated_gradients", "random")
+DEPTH_FIGURE_METHODS = (
+    "raw_attention",
+    "attention_x_gradient",
+    "attention_x_value_norm",
+    "input_x_gradient",
+    "integrated_gradients",
+    "random",
+)
 
 __all__ = [
-    "DEPTH_FIGURE_METHODS", "METHODS", "ExplanationMethod", "Method", "attention_share_by_layer",
-    "attention_x_gradient", "attention_x_value_norm", "attentions_and_gradients", "conservative_relevance",
-    "explain", "explain_all", "first_readout_weight", "genatt_from", "gradient_norm", "input_x_gradient",
-    "integrated_gradients", "is_punctuation", "is_signed", "leave_one_out", "logit_budget", "methods_for",
-    "predicted_class", "random_signed_weights", "random_weights", "raw_attention", "register", "rollout_from",
-    "target_prob", "unregister", "value_norms_from",
+    "DEPTH_FIGURE_METHODS",
+    "METHODS",
+    "ExplanationMethod",
+    "Method",
+    "attention_share_by_layer",
+    "attention_x_gradient",
+    "attention_x_value_norm",
+    "attentions_and_gradients",
+    "conservative_relevance",
+    "explain",
+    "explain_all",
+    "first_readout_weight",
+    "genatt_from",
+    "gradient_norm",
+    "input_x_gradient",
+    "integrated_gradients",
+    "is_punctuation",
+    "is_signed",
+    "leave_one_out",
+    "logit_budget",
+    "methods_for",
+    "predicted_class",
+    "random_signed_weights",
+    "random_weights",
+    "raw_attention",
+    "register",
+    "rollout_from",
+    "target_prob",
+    "unregister",
+    "value_norms_from",
 ]

@@ -11,8 +11,7 @@ import torch
 from .registry import _shared_result, register, target_prob
 
 
-@register("raw_attention", signed=False, needs=("pooled_attention",), label="RawAtt",
-          reference="jain2019attention")
+@register("raw_attention", signed=False, needs=("pooled_attention",), label="RawAtt", reference="jain2019attention")
 def raw_attention(model, tokens, mask, target):
     """The attention weights themselves (non-negative: no polarity)."""
     with torch.no_grad():
@@ -38,8 +37,9 @@ def _compute_attention_and_gradient(model, tokens, mask, target):
     return alpha.detach(), grad
 
 
-@register("attention_x_gradient", signed=True, needs=("pooled_attention",), label="AttGrad",
-          reference="liu2022rethinking")
+@register(
+    "attention_x_gradient", signed=True, needs=("pooled_attention",), label="AttGrad", reference="liu2022rethinking"
+)
 def attention_x_gradient(model, tokens, mask, target):
     """AttGrad: α ⊙ ∂f_ŷ/∂α (signed). A token with large attention whose weight *lowers* the
     probability of ŷ gets a negative score."""
@@ -80,13 +80,20 @@ def first_readout_weight(model) -> torch.Tensor:
     if isinstance(head, torch.nn.Sequential) and len(head):
         head = head[0]
     if not isinstance(head, torch.nn.Linear):
-        raise TypeError(f"AttIN needs the linear layer that reads the attention-pooled vector (model.output), "
-                        f"and {type(model).__name__} has none")
+        raise TypeError(
+            f"AttIN needs the linear layer that reads the attention-pooled vector (model.output), "
+            f"and {type(model).__name__} has none"
+        )
     return head.weight.detach()
 
 
-@register("attention_x_value_norm", signed=False, needs=("pooled_attention", "readout_weight"), label="AttIN",
-          reference="kobayashi2020attention")
+@register(
+    "attention_x_value_norm",
+    signed=False,
+    needs=("pooled_attention", "readout_weight"),
+    label="AttIN",
+    reference="kobayashi2020attention",
+)
 def attention_x_value_norm(model, tokens, mask, target):
     """AttIN (non-negative): α_t · ‖W h_t‖, as in Liu et al.'s (2022) code, after Kobayashi et al. (2020).
 

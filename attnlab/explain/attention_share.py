@@ -22,8 +22,9 @@ def is_punctuation(token: str) -> bool:
 
 
 @torch.no_grad()
-def attention_share_by_layer(model, tokens: torch.Tensor, mask: torch.Tensor,
-                             punctuation: torch.Tensor | None = None, batch_size: int = 128):
+def attention_share_by_layer(
+    model, tokens: torch.Tensor, mask: torch.Tensor, punctuation: torch.Tensor | None = None, batch_size: int = 128
+):
     """Share of attention that lands on ``[CLS]``, ``[SEP]``, punctuation and other content tokens,
     per layer (a pandas DataFrame, rows = layers, columns = categories; rows sum to 1).
 
@@ -48,9 +49,13 @@ def attention_share_by_layer(model, tokens: torch.Tensor, mask: torch.Tensor,
             raise RuntimeError("the model returned no attention maps (see HFClassifier.use_attention)")
         layout = model.layout(m)
         punct = torch.zeros_like(layout["content"])
-        punct[:, CONTENT_OFFSET:width + 1] = p
-        groups = {"[CLS]": layout["cls"], "[SEP]": layout["sep"], "punctuation": punct,
-                  "other tokens": layout["content"] & ~punct}
+        punct[:, CONTENT_OFFSET : width + 1] = p
+        groups = {
+            "[CLS]": layout["cls"],
+            "[SEP]": layout["sep"],
+            "punctuation": punct,
+            "other tokens": layout["content"] & ~punct,
+        }
         queries = (layout["cls"] | layout["sep"] | layout["content"]).float()  # (B, S)
         rows = []
         for maps in out.attentions:

@@ -20,7 +20,7 @@ def _uniform_hash(tokens: torch.Tensor, seed: int) -> torch.Tensor:
     position = torch.arange(tokens.shape[1], dtype=torch.float64)  # cpu: see above
     h = torch.sin(ids * 12.9898 + position * 78.233 + sentence * 0.618034 + seed * 37.719) * 43758.5453
     # clamped below 1 so that rounding the float64 fraction to float32 cannot give exactly 1.0
-    return (h - torch.floor(h)).clamp(max=1 - 2 ** -24).float().to(tokens.device)
+    return (h - torch.floor(h)).clamp(max=1 - 2**-24).float().to(tokens.device)
 
 
 @register("random", signed=False, needs=(), label="Random", reference="liu2022rethinking")

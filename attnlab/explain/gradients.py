@@ -38,8 +38,7 @@ def input_x_gradient(model, tokens, mask, target):
     return (embeds * grad).sum(-1)
 
 
-@register("integrated_gradients", signed=True, needs=("embeddings",), label="IG",
-          reference="sundararajan2017axiomatic")
+@register("integrated_gradients", signed=True, needs=("embeddings",), label="IG", reference="sundararajan2017axiomatic")
 def integrated_gradients(model, tokens, mask, target, steps: int = 20, chunk_size: int = 128):
     """Integrated gradients from the all-zero embedding (Sundararajan et al. 2017), summed over
     embedding dimensions (signed).

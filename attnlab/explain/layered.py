@@ -113,7 +113,7 @@ def genatt_from(attentions: Sequence[torch.Tensor], gradients: Sequence[torch.Te
 def _content(matrix: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """The ``[CLS]`` row of a full ``(B, S, S)`` matrix, restricted to the content tokens: ``(B, T)``."""
     T = mask.shape[1]
-    return matrix[:, 0, CONTENT_OFFSET:CONTENT_OFFSET + T] * mask
+    return matrix[:, 0, CONTENT_OFFSET : CONTENT_OFFSET + T] * mask
 
 
 def _layer(maps, layer) -> int:
@@ -125,15 +125,19 @@ def _layer(maps, layer) -> int:
 def _check_maps(attentions, what: str) -> None:
     for i, a in enumerate(attentions):
         if not isinstance(a, torch.Tensor) or a.dim() != 4 or a.shape[-1] != a.shape[-2]:
-            raise ValueError(f"{what} {i} must be a (B, H, S, S) tensor, got "
-                             f"{tuple(a.shape) if isinstance(a, torch.Tensor) else type(a).__name__}")
+            raise ValueError(
+                f"{what} {i} must be a (B, H, S, S) tensor, got "
+                f"{tuple(a.shape) if isinstance(a, torch.Tensor) else type(a).__name__}"
+            )
         validate.finite(f"{what} {i}", a)
 
 
 def _maps_of(out):
     if not out.attentions:
-        raise RuntimeError("the model returned no attention maps; a Hugging Face model needs the "
-                           "'attnlab' attention implementation (HFClassifier.use_attention('attnlab'))")
+        raise RuntimeError(
+            "the model returned no attention maps; a Hugging Face model needs the "
+            "'attnlab' attention implementation (HFClassifier.use_attention('attnlab'))"
+        )
     return out.attentions
 
 
@@ -158,8 +162,7 @@ def attentions_and_gradients(model, tokens, mask, target, of: str = "probability
     return _shared_result(f"layer_attention_gradients_of_{of}", compute, model, tokens, mask, target)
 
 
-@register("raw_attention", signed=False, needs=("layer_attentions",), label="RawAtt",
-          reference="jain2019attention")
+@register("raw_attention", signed=False, needs=("layer_attentions",), label="RawAtt", reference="jain2019attention")
 def raw_attention(model, tokens, mask, target, layer: int = -1):
     """Attention from the classification token in one layer (default: the last), mean over heads."""
     with torch.no_grad():
@@ -167,8 +170,9 @@ def raw_attention(model, tokens, mask, target, layer: int = -1):
     return _content(maps[_layer(maps, layer)].mean(1), mask)
 
 
-@register("attention_x_gradient", signed=True, needs=("layer_attentions",), label="AttGrad",
-          reference="liu2022rethinking")
+@register(
+    "attention_x_gradient", signed=True, needs=("layer_attentions",), label="AttGrad", reference="liu2022rethinking"
+)
 def attention_x_gradient(model, tokens, mask, target, layer: int = -1):
     """AttGrad in one layer: ``mean_h A ⊙ ∂f_ŷ/∂A`` of the classification token's row (signed)."""
     maps, grads = attentions_and_gradients(model, tokens, mask, target)
@@ -217,8 +221,13 @@ def value_norms_from(attention: torch.Tensor, values: torch.Tensor, output_weigh
     return torch.einsum("bhij,bhjD->bijD", attention, transformed).norm(dim=-1)
 
 
-@register("attention_x_value_norm", signed=False, needs=("layer_attentions",), label="AttIN",
-          reference="kobayashi2020attention")
+@register(
+    "attention_x_value_norm",
+    signed=False,
+    needs=("layer_attentions",),
+    label="AttIN",
+    reference="kobayashi2020attention",
+)
 def attention_x_value_norm(model, tokens, mask, target):
     """AttIN as Liu et al. compute it for Transformers (non-negative): the norm-based analysis of
     Kobayashi et al. (2020) in the **last** layer, the ``[CLS]`` row of ``‖Σ_h A^h · v^h W_O^h‖``.
@@ -231,7 +240,9 @@ def attention_x_value_norm(model, tokens, mask, target):
         maps = _maps_of(model(tokens, mask))
     last = len(maps) - 1
     if last not in recorded:
-        raise RuntimeError("the model recorded no value vectors for its last layer (record_values needs the "
-                           "kit's TransformerClassifier or an HFClassifier running the 'attnlab' attention)")
+        raise RuntimeError(
+            "the model recorded no value vectors for its last layer (record_values needs the "
+            "kit's TransformerClassifier or an HFClassifier running the 'attnlab' attention)"
+        )
     norms = value_norms_from(maps[last], recorded[last], model.value_output_weight(last))
     return _content(norms, mask)

@@ -73,9 +73,11 @@ class Method:
         """Run the implementation that fits ``model`` on one chunk (no batching; see :func:`explain`)."""
         fn = self.implementation_for(model)
         if fn is None:
-            raise TypeError(f"explanation method {self.name!r} needs {_needs_text(self)}, which "
-                            f"{type(model).__name__} does not offer (it offers {sorted(capabilities(model))}); "
-                            f"methods for this model: {methods_for(model)}")
+            raise TypeError(
+                f"explanation method {self.name!r} needs {_needs_text(self)}, which "
+                f"{type(model).__name__} does not offer (it offers {sorted(capabilities(model))}); "
+                f"methods for this model: {methods_for(model)}"
+            )
         return fn(model, tokens, mask, target, **options)
 
 
@@ -93,12 +95,21 @@ def _needs_text(method: Method) -> str:
 
 def _same_function(a, b) -> bool:
     """True for one function defined twice by re-running the same cell or module."""
-    return a is b or (getattr(a, "__module__", None) == getattr(b, "__module__", None)
-                      and getattr(a, "__qualname__", None) == getattr(b, "__qualname__", None))
+    return a is b or (
+        getattr(a, "__module__", None) == getattr(b, "__module__", None)
+        and getattr(a, "__qualname__", None) == getattr(b, "__qualname__", None)
+    )
 
 
-def register(name: str, *, signed: bool, needs=("embeddings",), label: str | None = None, reference: str = "",
-             replace: bool = False) -> Callable[[ExplanationMethod], ExplanationMethod]:
+def register(
+    name: str,
+    *,
+    signed: bool,
+    needs=("embeddings",),
+    label: str | None = None,
+    reference: str = "",
+    replace: bool = False,
+) -> Callable[[ExplanationMethod], ExplanationMethod]:
     """Add an explanation method ``f(model, tokens, mask, target, **options) -> (B, T) weights``.
 
     ``signed``: whether a negative weight means "suppresses the prediction" (False: the weights are
@@ -127,14 +138,18 @@ def register(name: str, *, signed: bool, needs=("embeddings",), label: str | Non
         if method is None:
             method = METHODS[name] = Method(name, label or name, signed, reference, description)
         elif method.signed != signed:
-            raise ValueError(f"{name!r} is registered with signed={method.signed}; an implementation for another "
-                             "kind of model must mean the same (or choose another name)")
+            raise ValueError(
+                f"{name!r} is registered with signed={method.signed}; an implementation for another "
+                "kind of model must mean the same (or choose another name)"
+            )
         for i, (existing_needs, existing) in enumerate(method.implementations):
             if existing_needs == needs:
                 if not (replace or _same_function(existing, fn)):
-                    raise ValueError(f"an explanation method named {name!r} needing {sorted(needs)} is already "
-                                     f"registered ({existing.__module__}.{existing.__qualname__}); choose another "
-                                     "name, or pass replace=True")
+                    raise ValueError(
+                        f"an explanation method named {name!r} needing {sorted(needs)} is already "
+                        f"registered ({existing.__module__}.{existing.__qualname__}); choose another "
+                        "name, or pass replace=True"
+                    )
                 method.implementations[i] = (needs, fn)
                 break
         else:
@@ -172,16 +187,28 @@ def _shared_result(name: str, compute, model, tokens, mask, target):
     """``compute(model, tokens, mask, target)``, computed once per chunk while :func:`explain_all` runs."""
     if _shared is None:
         return compute(model, tokens, mask, target)
-    key = (name, id(model), tuple(tokens.shape), tokens.cpu().numpy().tobytes(), mask.cpu().numpy().tobytes(),
-           target.cpu().numpy().tobytes())
+    key = (
+        name,
+        id(model),
+        tuple(tokens.shape),
+        tokens.cpu().numpy().tobytes(),
+        mask.cpu().numpy().tobytes(),
+        target.cpu().numpy().tobytes(),
+    )
     if key not in _shared:
         _shared[key] = compute(model, tokens, mask, target)
     return _shared[key]
 
 
-def explain(method: str, model, batch: Batch | torch.Tensor, mask: torch.Tensor | None = None,
-            target: torch.Tensor | None = None, batch_size: int = 64,
-            **options) -> torch.Tensor:
+def explain(
+    method: str,
+    model,
+    batch: Batch | torch.Tensor,
+    mask: torch.Tensor | None = None,
+    target: torch.Tensor | None = None,
+    batch_size: int = 64,
+    **options,
+) -> torch.Tensor:
     """Token weights ``(B, T)`` of one registered method; padding positions get exactly 0.
 
     Sentences are processed in chunks of ``batch_size`` sentences of similar length: backpropagating
@@ -214,15 +241,19 @@ def explain(method: str, model, batch: Batch | torch.Tensor, mask: torch.Tensor 
     for idx, width in by_length(mask, batch_size):
         chunk = implementation(model, tokens[idx, :width], mask[idx, :width], target[idx], **options)
         if not isinstance(chunk, torch.Tensor) or tuple(chunk.shape) != (len(idx), width):
-            raise ValueError(f"explanation method {method!r} returned "
-                             f"{tuple(chunk.shape) if isinstance(chunk, torch.Tensor) else type(chunk).__name__}"
-                             f", expected a tensor of shape ({len(idx)}, {width}): one weight per token")
+            raise ValueError(
+                f"explanation method {method!r} returned "
+                f"{tuple(chunk.shape) if isinstance(chunk, torch.Tensor) else type(chunk).__name__}"
+                f", expected a tensor of shape ({len(idx)}, {width}): one weight per token"
+            )
         weights[idx, :width] = chunk.detach().float().to(device)
     weights = weights.masked_fill(~mask, 0.0)
     if not bool(torch.isfinite(weights).all()):
         bad = int((~torch.isfinite(weights)).any(1).sum())
-        raise ValueError(f"explanation method {method!r} returned NaN or infinite weights for {bad} sentence(s); "
-                         "an explanation must be finite (a NaN would pass the violation test as 'no violation')")
+        raise ValueError(
+            f"explanation method {method!r} returned NaN or infinite weights for {bad} sentence(s); "
+            "an explanation must be finite (a NaN would pass the violation test as 'no violation')"
+        )
     return weights.to(given_on)
 
 
@@ -238,8 +269,9 @@ def target_prob(output, target: torch.Tensor) -> torch.Tensor:
     return output.probs.gather(1, target[:, None]).squeeze(1)
 
 
-def explain_all(model, batch: Batch, methods=None, *, options: dict[str, dict] | None = None,
-                batch_size: int = 64) -> dict[str, torch.Tensor]:
+def explain_all(
+    model, batch: Batch, methods=None, *, options: dict[str, dict] | None = None, batch_size: int = 64
+) -> dict[str, torch.Tensor]:
     """Weights of several methods (default: every one that applies to the model, :func:`methods_for`)
     for the same batch: ``{name: (B, T)}``.
 
@@ -270,8 +302,11 @@ def explain_all(model, batch: Batch, methods=None, *, options: dict[str, dict] |
     global _shared
     outer, _shared = _shared, ({} if _shared is None else _shared)
     try:  # the methods share gradients they all need (computed once per chunk of sentences)
-        return {name: explain(name, model, batch, target=target, batch_size=batch_size,
-                             **options.get(name, {})).to(given_on)
-                for name in methods}
+        return {
+            name: explain(name, model, batch, target=target, batch_size=batch_size, **options.get(name, {})).to(
+                given_on
+            )
+            for name in methods
+        }
     finally:
         _shared = outer

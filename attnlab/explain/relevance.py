@@ -162,8 +162,10 @@ def encoder_blocks(model: nn.Module):
             blocks = getattr(blocks, name, None)
         if isinstance(blocks, nn.ModuleList) and len(blocks):
             return blocks
-    raise TypeError(f"relevance propagation needs the kit's TransformerClassifier or an HFClassifier around a "
-                    f"BERT-style encoder; cannot find the encoder layers of {type(model).__name__}")
+    raise TypeError(
+        f"relevance propagation needs the kit's TransformerClassifier or an HFClassifier around a "
+        f"BERT-style encoder; cannot find the encoder layers of {type(model).__name__}"
+    )
 
 
 @dataclass
@@ -224,8 +226,9 @@ def _biases_after_the_embeddings(model: nn.Module) -> list[nn.Parameter]:
     return [p for name, p in model.named_parameters() if name.endswith("bias") and "embedding" not in name]
 
 
-def logit_budget(model, tokens: torch.Tensor, mask: torch.Tensor, target: torch.Tensor | None = None, *,
-                 rules: bool = True):
+def logit_budget(
+    model, tokens: torch.Tensor, mask: torch.Tensor, target: torch.Tensor | None = None, *, rules: bool = True
+):
     """Where the explained logit goes, sentence by sentence: a pandas DataFrame with one row per sentence
     and the columns ``logit`` (the target class's logit; default target: the predicted class),
     ``content`` (the relevance of the content tokens' input vectors, summed), ``special`` (of ``[CLS]``
@@ -249,22 +252,32 @@ def logit_budget(model, tokens: torch.Tensor, mask: torch.Tensor, target: torch.
         n = int(mask[i].sum())
         captured = []
         hook = encoder_blocks(model)[0].register_forward_pre_hook(
-            lambda module, args, kwargs, captured=captured: captured.append(args[0] if args else kwargs["hidden_states"]),
-            with_kwargs=True)
+            lambda module, args, kwargs, captured=captured: captured.append(
+                args[0] if args else kwargs["hidden_states"]
+            ),
+            with_kwargs=True,
+        )
         try:
             with conservative_rules(model) if rules else contextlib.nullcontext():
-                out = model(tokens[i:i + 1, :n], mask[i:i + 1, :n])
+                out = model(tokens[i : i + 1, :n], mask[i : i + 1, :n])
         finally:
             hook.remove()
         logit = out.logits[0, target[i]]
         grads = torch.autograd.grad(logit, [captured[0], *biases], allow_unused=True)
         per_position = (captured[0] * grads[0]).sum(-1)[0].detach()
-        content = float(per_position[CONTENT_OFFSET:CONTENT_OFFSET + n].sum())
+        content = float(per_position[CONTENT_OFFSET : CONTENT_OFFSET + n].sum())
         special = float(per_position.sum()) - content
         bias = float(sum(float((b.detach() * g).sum()) for b, g in zip(biases, grads[1:]) if g is not None))
         value = float(logit.detach())
-        rows.append({"logit": value, "content": content, "special": special, "biases": bias,
-                     "residual": value - content - special - bias})
+        rows.append(
+            {
+                "logit": value,
+                "content": content,
+                "special": special,
+                "biases": bias,
+                "residual": value - content - special - bias,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -273,8 +286,9 @@ def logit_budget(model, tokens: torch.Tensor, mask: torch.Tensor, target: torch.
 # --------------------------------------------------------------------------------------------------
 
 
-@register("conservative_lrp", signed=True, needs=("layer_attentions",), label="Conservative LRP",
-          reference="ali2022xai")
+@register(
+    "conservative_lrp", signed=True, needs=("layer_attentions",), label="Conservative LRP", reference="ali2022xai"
+)
 def conservative_lrp(model, tokens, mask, target):
     """Conservative LRP, Ali et al. (ICML 2022), "XAI for Transformers: Better Explanations through
     Conservative Propagation" (signed).
@@ -303,8 +317,7 @@ def lrp_attention_relevance(model, tokens, mask, target) -> list[torch.Tensor]:
     return [PRODUCT_SHARE * r for r in _shared_relevance(model, tokens, mask, target).attention]
 
 
-@register("partial_lrp", signed=True, needs=("layer_attentions",), label="Partial LRP",
-          reference="voita2019analyzing")
+@register("partial_lrp", signed=True, needs=("layer_attentions",), label="Partial LRP", reference="voita2019analyzing")
 def partial_lrp(model, tokens, mask, target):
     """Partial LRP (signed): the LRP relevance of the **last** layer's attention map, mean over heads,
     the ``[CLS]`` row over the content tokens.
@@ -332,8 +345,13 @@ def transformer_attribution_from(relevances, gradients) -> torch.Tensor:
     return genatt_from(relevances, gradients)
 
 
-@register("transformer_attribution", signed=False, needs=("layer_attentions",), label="TransAtt",
-          reference="chefer2021transformer")
+@register(
+    "transformer_attribution",
+    signed=False,
+    needs=("layer_attentions",),
+    label="TransAtt",
+    reference="chefer2021transformer",
+)
 def transformer_attribution(model, tokens, mask, target):
     """Transformer Attribution, Chefer et al. (CVPR 2021), "Transformer Interpretability Beyond
     Attention Visualization" (non-negative).

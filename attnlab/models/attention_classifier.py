@@ -20,7 +20,6 @@ Three things make it a laboratory rather than just a classifier:
   ``zeros_mask`` zeroes its embedding, ``att_mask`` excludes it from attention.
 """
 
-
 from __future__ import annotations
 
 import math
@@ -52,11 +51,21 @@ class AttentionClassifier(RemovalMixin, nn.Module):
 
     attention_kind = "pooled"
 
-    def __init__(self, vocab_size: int, n_classes: int = 2, *, encoder: str = "bilstm",
-                 attention: str = "additive", embed_dim: int = 50, hidden_dim: int = 128,
-                 cnn_kernels: tuple[int, ...] = (1, 3, 5, 7), cnn_filters: int = 32,
-                 dropout: float = 0.0, embeddings: torch.Tensor | None = None,
-                 freeze_embeddings: bool = False):
+    def __init__(
+        self,
+        vocab_size: int,
+        n_classes: int = 2,
+        *,
+        encoder: str = "bilstm",
+        attention: str = "additive",
+        embed_dim: int = 50,
+        hidden_dim: int = 128,
+        cnn_kernels: tuple[int, ...] = (1, 3, 5, 7),
+        cnn_filters: int = 32,
+        dropout: float = 0.0,
+        embeddings: torch.Tensor | None = None,
+        freeze_embeddings: bool = False,
+    ):
         super().__init__()
         if encoder not in ENCODERS:
             raise ValueError(f"unknown encoder {encoder!r}; choose one of {ENCODERS}")
@@ -79,10 +88,18 @@ class AttentionClassifier(RemovalMixin, nn.Module):
             validate.finite("embeddings", embeddings)
         if any(k % 2 == 0 for k in cnn_kernels):
             raise ValueError(f"CNN kernel sizes must be odd (same-length output), got {cnn_kernels}")
-        self.config = dict(vocab_size=vocab_size, n_classes=n_classes, encoder=encoder,
-                           attention=attention, embed_dim=embed_dim, hidden_dim=hidden_dim,
-                           cnn_kernels=tuple(cnn_kernels), cnn_filters=cnn_filters, dropout=dropout,
-                           freeze_embeddings=freeze_embeddings)
+        self.config = dict(
+            vocab_size=vocab_size,
+            n_classes=n_classes,
+            encoder=encoder,
+            attention=attention,
+            embed_dim=embed_dim,
+            hidden_dim=hidden_dim,
+            cnn_kernels=tuple(cnn_kernels),
+            cnn_filters=cnn_filters,
+            dropout=dropout,
+            freeze_embeddings=freeze_embeddings,
+        )
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
         if embeddings is not None:
             self.embedding.weight.data.copy_(embeddings)
@@ -91,8 +108,7 @@ class AttentionClassifier(RemovalMixin, nn.Module):
             self.lstm = nn.LSTM(embed_dim, hidden_dim, batch_first=True, bidirectional=True)
             self.value_dim = 2 * hidden_dim
         else:
-            self.convs = nn.ModuleList(nn.Conv1d(embed_dim, cnn_filters, k, padding=k // 2)
-                                       for k in cnn_kernels)
+            self.convs = nn.ModuleList(nn.Conv1d(embed_dim, cnn_filters, k, padding=k // 2) for k in cnn_kernels)
             self.value_dim = cnn_filters * len(cnn_kernels)
         if attention == "additive":
             self.att_proj = nn.Linear(self.value_dim, hidden_dim)
@@ -113,11 +129,9 @@ class AttentionClassifier(RemovalMixin, nn.Module):
         embeddings = embeddings * mask[..., None]
         if self.config["encoder"] == "bilstm":
             lengths = mask.sum(1).cpu()  # cpu: pack_padded_sequence takes its lengths on the CPU
-            packed = nn.utils.rnn.pack_padded_sequence(embeddings, lengths, batch_first=True,
-                                                       enforce_sorted=False)
+            packed = nn.utils.rnn.pack_padded_sequence(embeddings, lengths, batch_first=True, enforce_sorted=False)
             states, _ = self.lstm(packed)
-            states, _ = nn.utils.rnn.pad_packed_sequence(states, batch_first=True,
-                                                         total_length=mask.shape[1])
+            states, _ = nn.utils.rnn.pad_packed_sequence(states, batch_first=True, total_length=mask.shape[1])
             return states
         x = embeddings.transpose(1, 2)
         states = torch.cat([torch.relu(conv(x)) for conv in self.convs], dim=1).transpose(1, 2)
@@ -131,10 +145,15 @@ class AttentionClassifier(RemovalMixin, nn.Module):
 
     # -- forward ------------------------------------------------------------------------------------
 
-    def forward(self, tokens: torch.Tensor, mask: torch.Tensor, *,
-                inputs_embeds: torch.Tensor | None = None,
-                attention: AttentionOverride | None = None,
-                attend_mask: torch.Tensor | None = None) -> ClassifierOutput:
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        mask: torch.Tensor,
+        *,
+        inputs_embeds: torch.Tensor | None = None,
+        attention: AttentionOverride | None = None,
+        attend_mask: torch.Tensor | None = None,
+    ) -> ClassifierOutput:
         """Classify a padded batch.
 
         Args:
@@ -187,8 +206,16 @@ class DeepDecoderClassifier(AttentionClassifier):
     sit *after* the attention, between the pooled vector and the logits.
     """
 
-    def __init__(self, vocab_size: int, n_classes: int = 2, *, decoder_layers: int = 1,
-                 decoder_dim: int | None = None, decoder_activation: str = "relu", **options):
+    def __init__(
+        self,
+        vocab_size: int,
+        n_classes: int = 2,
+        *,
+        decoder_layers: int = 1,
+        decoder_dim: int | None = None,
+        decoder_activation: str = "relu",
+        **options,
+    ):
         super().__init__(vocab_size, n_classes, **options)
         decoder_layers = validate.integer("decoder_layers", decoder_layers, minimum=1)
         decoder_dim = self.config["hidden_dim"] if decoder_dim is None else decoder_dim
@@ -201,8 +228,9 @@ class DeepDecoderClassifier(AttentionClassifier):
             width = decoder_dim
         layers.append(nn.Linear(width, self.config["n_classes"]))
         self.output = nn.Sequential(*layers)
-        self.config.update(decoder_layers=decoder_layers, decoder_dim=decoder_dim,
-                           decoder_activation=decoder_activation)
+        self.config.update(
+            decoder_layers=decoder_layers, decoder_dim=decoder_dim, decoder_activation=decoder_activation
+        )
 
     def first_decoder_weight(self) -> torch.Tensor:
         """``W_1``, the weight of the first layer after the attention (the output layer when L = 1):

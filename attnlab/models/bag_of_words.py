@@ -42,8 +42,7 @@ class BagOfWordsClassifier(RemovalMixin, nn.Module):
         weights = counted.float() / counted.sum(1, keepdim=True)
         return ClassifierOutput(logits, weights, embeddings, embeddings)
 
-    def exact_contributions(self, tokens: torch.Tensor, mask: torch.Tensor,
-                            target: torch.Tensor) -> torch.Tensor:
+    def exact_contributions(self, tokens: torch.Tensor, mask: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Signed contribution of every token to the logit margin of ``target`` (two classes)."""
         if self.config["n_classes"] != 2:
             raise ValueError("exact contributions to a probability are additive only for two classes")

@@ -49,8 +49,9 @@ class RemovalMixin:
     """``forward_removed`` for any kit model with ``forward(tokens, mask, inputs_embeds=,
     attend_mask=)`` and ``embed(tokens)``: the three removal operators of the violation test."""
 
-    def forward_removed(self, tokens: torch.Tensor, mask: torch.Tensor, remove: torch.Tensor,
-                        operator: str) -> ClassifierOutput:
+    def forward_removed(
+        self, tokens: torch.Tensor, mask: torch.Tensor, remove: torch.Tensor, operator: str
+    ) -> ClassifierOutput:
         """Run the model with the tokens marked in ``remove`` (bool ``(B, T)``) taken out.
 
         ``slice_out`` deletes them (the sentence gets shorter), ``zeros_mask`` replaces their embedding
@@ -81,8 +82,13 @@ def slice_out(tokens: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, t
     return new_tokens * new_mask, new_mask
 
 
-def check_inputs(model, tokens: torch.Tensor, mask: torch.Tensor, inputs_embeds: torch.Tensor | None = None,
-                 attend_mask: torch.Tensor | None = None) -> None:
+def check_inputs(
+    model,
+    tokens: torch.Tensor,
+    mask: torch.Tensor,
+    inputs_embeds: torch.Tensor | None = None,
+    attend_mask: torch.Tensor | None = None,
+) -> None:
     """What every kit model's ``forward`` checks: a padded batch of ids from its vocabulary, finite
     embeddings of the right shape, and a bool ``attend_mask`` that leaves something to attend to."""
     check_padded(tokens, mask)
@@ -92,14 +98,18 @@ def check_inputs(model, tokens: torch.Tensor, mask: torch.Tensor, inputs_embeds:
         validate.tensor("inputs_embeds", inputs_embeds)
         dim = model.embed(tokens[:1, :1]).shape[-1]
         if inputs_embeds.dim() != 3 or inputs_embeds.shape[:2] != tokens.shape or inputs_embeds.shape[2] != dim:
-            raise ValueError(f"inputs_embeds has shape {tuple(inputs_embeds.shape)}, expected "
-                             f"({tokens.shape[0]}, {tokens.shape[1]}, {dim})")
+            raise ValueError(
+                f"inputs_embeds has shape {tuple(inputs_embeds.shape)}, expected "
+                f"({tokens.shape[0]}, {tokens.shape[1]}, {dim})"
+            )
         validate.finite("inputs_embeds", inputs_embeds, mask[..., None].expand_as(inputs_embeds))
     if attend_mask is not None:
         validate.tensor("attend_mask", attend_mask)
         if attend_mask.shape != mask.shape or attend_mask.dtype != torch.bool:
-            raise ValueError(f"attend_mask must be a bool tensor of shape {tuple(mask.shape)}, "
-                             f"got {attend_mask.dtype} {tuple(attend_mask.shape)}")
+            raise ValueError(
+                f"attend_mask must be a bool tensor of shape {tuple(mask.shape)}, "
+                f"got {attend_mask.dtype} {tuple(attend_mask.shape)}"
+            )
         if not bool((mask & attend_mask).any(1).all()):
             raise ValueError("attend_mask excludes every token of some sentence: at least one must receive attention")
 
@@ -112,8 +122,10 @@ def _check_same_device(model, **tensors: torch.Tensor | None) -> None:
         return
     for name, value in tensors.items():
         if isinstance(value, torch.Tensor) and value.device != param.device:
-            raise ValueError(f"the {name} tensor is on {value.device} but the model is on {param.device}: move the batch "
-                             "first, batch.to(device) or attnlab.device.to_device(batch, model)")
+            raise ValueError(
+                f"the {name} tensor is on {value.device} but the model is on {param.device}: move the batch "
+                "first, batch.to(device) or attnlab.device.to_device(batch, model)"
+            )
 
 
 def _check_attention(weights: torch.Tensor, receivable: torch.Tensor) -> None:

@@ -60,18 +60,29 @@ class HFClassifier(RemovalMixin, nn.Module):
     def __init__(self, model: nn.Module, tokenizer, max_length: int = 64):
         super().__init__()
         if tokenizer.cls_token_id is None or tokenizer.sep_token_id is None:
-            raise ValueError("the tokenizer has no [CLS]/[SEP] tokens; HFClassifier needs an encoder "
-                             "that classifies from a first special token (BERT, RoBERTa, DistilBERT, ...)")
+            raise ValueError(
+                "the tokenizer has no [CLS]/[SEP] tokens; HFClassifier needs an encoder "
+                "that classifies from a first special token (BERT, RoBERTa, DistilBERT, ...)"
+            )
         self.model, self.tokenizer = model, tokenizer
         self.max_length = validate.integer("max_length", max_length, minimum=3)  # [CLS] + a token + [SEP]
-        self.config = {"n_classes": model.config.num_labels, "name": model.config.name_or_path,
-                       "vocab_size": model.config.vocab_size}
+        self.config = {
+            "n_classes": model.config.num_labels,
+            "name": model.config.name_or_path,
+            "vocab_size": model.config.vocab_size,
+        }
         register_attention_function()
         self.use_attention(ATTENTION_IMPLEMENTATION)
 
     @classmethod
-    def from_pretrained(cls, name: str | None = None, n_classes: int = 2, max_length: int = 64,
-                        seed: int = 0, device: str | torch.device | None = None) -> HFClassifier:
+    def from_pretrained(
+        cls,
+        name: str | None = None,
+        n_classes: int = 2,
+        max_length: int = 64,
+        seed: int = 0,
+        device: str | torch.device | None = None,
+    ) -> HFClassifier:
         """Load an encoder with a fresh classification head.
 
         ``name=None`` loads MiniLM-L6 from the registry package (offline); otherwise ``name`` is a
@@ -96,11 +107,13 @@ class HFClassifier(RemovalMixin, nn.Module):
         try:
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=local)
             model = AutoModelForSequenceClassification.from_pretrained(
-                path, num_labels=n_classes, attn_implementation=ATTENTION_IMPLEMENTATION,
-                local_files_only=local)
+                path, num_labels=n_classes, attn_implementation=ATTENTION_IMPLEMENTATION, local_files_only=local
+            )
         except OSError as exc:
-            raise OSError(f"could not load {path!r}: {exc}. Offline, use name=None (the bundled MiniLM); "
-                          "a hub name needs internet access.") from exc
+            raise OSError(
+                f"could not load {path!r}: {exc}. Offline, use name=None (the bundled MiniLM); "
+                "a hub name needs internet access."
+            ) from exc
         finally:
             transformers.logging.set_verbosity(verbosity)
         wrapped = cls(model, tokenizer, max_length)
@@ -118,8 +131,9 @@ class HFClassifier(RemovalMixin, nn.Module):
         """Word-piece ids of every sentence (no special tokens; truncated so that with ``[CLS]`` and
         ``[SEP]`` at most ``max_length`` positions remain) as a padded kit ``Batch``."""
         if isinstance(data, str):
-            raise TypeError(f"encode takes a list of sentences, got the single string {data!r}: "
-                            f"write encode([{data!r}])")
+            raise TypeError(
+                f"encode takes a list of sentences, got the single string {data!r}: write encode([{data!r}])"
+            )
         texts = data.texts if isinstance(data, TextDataset) else list(data)
         if not texts:
             raise ValueError("no sentences to encode")
@@ -127,8 +141,9 @@ class HFClassifier(RemovalMixin, nn.Module):
         if bad:
             raise TypeError(f"every sentence must be a string, got {type(bad[0]).__name__} {bad[0]!r}")
         labels = data.labels if isinstance(data, TextDataset) and labels is None else labels
-        ids = self.tokenizer(texts, add_special_tokens=False, truncation=True,
-                             max_length=self.max_length - 2)["input_ids"]
+        ids = self.tokenizer(texts, add_special_tokens=False, truncation=True, max_length=self.max_length - 2)[
+            "input_ids"
+        ]
         ids = [row or [self.tokenizer.unk_token_id] for row in ids]
         return Batch.from_ids(ids, labels)
 
@@ -142,36 +157,52 @@ class HFClassifier(RemovalMixin, nn.Module):
         """Word embeddings of the content tokens (position and segment embeddings are added inside)."""
         return self.model.get_input_embeddings()(tokens)
 
-    def forward(self, tokens: torch.Tensor, mask: torch.Tensor, *, inputs_embeds: torch.Tensor | None = None,
-                attend_mask: torch.Tensor | None = None) -> TransformerOutput:
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        mask: torch.Tensor,
+        *,
+        inputs_embeds: torch.Tensor | None = None,
+        attend_mask: torch.Tensor | None = None,
+    ) -> TransformerOutput:
         check_inputs(self, tokens, mask, inputs_embeds, attend_mask)
         B, T = tokens.shape
         if T + 2 > getattr(self.model.config, "max_position_embeddings", T + 2):
-            raise ValueError(f"sentences of {T} word pieces do not fit the encoder's "
-                             f"{self.model.config.max_position_embeddings} positions with [CLS] and [SEP]")
+            raise ValueError(
+                f"sentences of {T} word pieces do not fit the encoder's "
+                f"{self.model.config.max_position_embeddings} positions with [CLS] and [SEP]"
+            )
         lengths = mask.sum(1)
         pad_id = self.tokenizer.pad_token_id or 0
         full = torch.full((B, T + 2), pad_id, dtype=torch.long, device=tokens.device)
         full[:, 0] = self.tokenizer.cls_token_id
-        full[:, 1:T + 1] = torch.where(mask, tokens, pad_id)
+        full[:, 1 : T + 1] = torch.where(mask, tokens, pad_id)
         full[torch.arange(B, device=tokens.device), lengths + 1] = self.tokenizer.sep_token_id
         layout = self.layout(mask)
         embeds = self.embed(full)
         if inputs_embeds is not None:
-            content = torch.cat([embeds[:, :1], inputs_embeds, embeds[:, T + 1:]], 1)
+            content = torch.cat([embeds[:, :1], inputs_embeds, embeds[:, T + 1 :]], 1)
             embeds = torch.where(layout["content"][..., None], content, embeds)
         receivable = mask if attend_mask is None else mask & attend_mask
         attention_mask = layout["cls"] | layout["sep"]
-        attention_mask[:, 1:T + 1] |= receivable
+        attention_mask[:, 1 : T + 1] |= receivable
         want_maps = self.attention_implementation == ATTENTION_IMPLEMENTATION
-        out = self.model(inputs_embeds=embeds, attention_mask=attention_mask.long(),
-                         output_attentions=want_maps, output_hidden_states=False)
+        out = self.model(
+            inputs_embeds=embeds,
+            attention_mask=attention_mask.long(),
+            output_attentions=want_maps,
+            output_hidden_states=False,
+        )
         maps = tuple(out.attentions) if want_maps else ()
         if want_maps and not maps:
-            raise RuntimeError("the model returned no attention maps: load it with "
-                               f"attn_implementation={ATTENTION_IMPLEMENTATION!r} (or 'eager'), not 'sdpa'")
-        cls_row = maps[-1][:, :, 0, CONTENT_OFFSET:T + 1].mean(1) if maps else torch.zeros(B, T, device=out.logits.device)
-        return TransformerOutput(out.logits, cls_row * mask, embeds[:, 1:T + 1], embeds[:, 1:T + 1], maps)
+            raise RuntimeError(
+                "the model returned no attention maps: load it with "
+                f"attn_implementation={ATTENTION_IMPLEMENTATION!r} (or 'eager'), not 'sdpa'"
+            )
+        cls_row = (
+            maps[-1][:, :, 0, CONTENT_OFFSET : T + 1].mean(1) if maps else torch.zeros(B, T, device=out.logits.device)
+        )
+        return TransformerOutput(out.logits, cls_row * mask, embeds[:, 1 : T + 1], embeds[:, 1 : T + 1], maps)
 
     def layout(self, mask: torch.Tensor) -> dict[str, torch.Tensor]:
         """Bool masks ``(B, T + 2)`` of the full input: ``cls`` (position 0), ``sep`` (after the last

@@ -29,8 +29,9 @@ class _Selector(nn.Module):
 
     def forward(self, tokens, mask):
         # cpu: pack_padded_sequence takes its lengths on the CPU
-        packed = nn.utils.rnn.pack_padded_sequence(self.embedding(tokens), mask.sum(1).cpu(),
-                                                   batch_first=True, enforce_sorted=False)
+        packed = nn.utils.rnn.pack_padded_sequence(
+            self.embedding(tokens), mask.sum(1).cpu(), batch_first=True, enforce_sorted=False
+        )
         states, _ = self.lstm(packed)
         states, _ = nn.utils.rnn.pad_packed_sequence(states, batch_first=True, total_length=mask.shape[1])
         return self.score(states).squeeze(-1)
@@ -42,8 +43,11 @@ class _Predictor(nn.Module):
     def __init__(self, vocab_size: int, embed_dim: int, n_classes: int, head: str, mlp_hidden: int):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
-        self.head = (nn.Linear(embed_dim, n_classes) if head == "linear" else
-                     nn.Sequential(nn.Linear(embed_dim, mlp_hidden), nn.ReLU(), nn.Linear(mlp_hidden, n_classes)))
+        self.head = (
+            nn.Linear(embed_dim, n_classes)
+            if head == "linear"
+            else nn.Sequential(nn.Linear(embed_dim, mlp_hidden), nn.ReLU(), nn.Linear(mlp_hidden, n_classes))
+        )
 
     def forward(self, embeddings, weights):
         return self.head(torch.einsum("bt,bte->be", weights, embeddings))
@@ -76,10 +80,21 @@ class MaskClassifier(RemovalMixin, nn.Module):
 
     attention_kind = "pooled"
 
-    def __init__(self, vocab_size: int, n_classes: int = 2, *, selection: str = "soft", k: int = 1,
-                 tau: float = 0.5, head: str = "linear", embed_dim: int = 32, hidden_dim: int = 32,
-                 mlp_hidden: int = 32, embeddings: torch.Tensor | None = None,
-                 selector_only_ids: Sequence[int] = ()):
+    def __init__(
+        self,
+        vocab_size: int,
+        n_classes: int = 2,
+        *,
+        selection: str = "soft",
+        k: int = 1,
+        tau: float = 0.5,
+        head: str = "linear",
+        embed_dim: int = 32,
+        hidden_dim: int = 32,
+        mlp_hidden: int = 32,
+        embeddings: torch.Tensor | None = None,
+        selector_only_ids: Sequence[int] = (),
+    ):
         super().__init__()
         vocab_size = validate.integer("vocab_size", vocab_size, minimum=3)
         n_classes = validate.integer("n_classes", n_classes, minimum=2)
@@ -89,8 +104,9 @@ class MaskClassifier(RemovalMixin, nn.Module):
             validate.integer(name, value, minimum=1)
         selector_only_ids = [validate.integer("each of selector_only_ids", i) for i in selector_only_ids]
         if any(not 0 < i < vocab_size for i in selector_only_ids):
-            raise ValueError(f"selector_only_ids must be token ids in 1..{vocab_size - 1} (0 is padding), "
-                             f"got {selector_only_ids}")
+            raise ValueError(
+                f"selector_only_ids must be token ids in 1..{vocab_size - 1} (0 is padding), got {selector_only_ids}"
+            )
         if embeddings is not None and tuple(embeddings.shape) != (vocab_size, embed_dim):
             raise ValueError(f"embeddings have shape {tuple(embeddings.shape)}, expected ({vocab_size}, {embed_dim})")
         if selection not in ("soft", "hard"):
@@ -99,9 +115,18 @@ class MaskClassifier(RemovalMixin, nn.Module):
             raise ValueError(f"head must be 'linear' or 'mlp', got {head!r}")
         if k < 1 or tau <= 0:
             raise ValueError(f"need k >= 1 and tau > 0, got k={k}, tau={tau}")
-        self.config = dict(vocab_size=vocab_size, n_classes=n_classes, selection=selection, k=k, tau=tau,
-                           head=head, embed_dim=embed_dim, hidden_dim=hidden_dim, mlp_hidden=mlp_hidden,
-                           selector_only_ids=tuple(selector_only_ids))
+        self.config = dict(
+            vocab_size=vocab_size,
+            n_classes=n_classes,
+            selection=selection,
+            k=k,
+            tau=tau,
+            head=head,
+            embed_dim=embed_dim,
+            hidden_dim=hidden_dim,
+            mlp_hidden=mlp_hidden,
+            selector_only_ids=tuple(selector_only_ids),
+        )
         # cpu: a buffer, moved with the model by .to(device)
         self.register_buffer("selector_only", torch.tensor(selector_only_ids, dtype=torch.long), persistent=False)
         self.selector = _Selector(vocab_size, embed_dim, hidden_dim)
@@ -141,8 +166,9 @@ class MaskClassifier(RemovalMixin, nn.Module):
         hard = torch.zeros_like(scores).scatter(1, top, 1.0) * receivable
         return hard / hard.sum(1, keepdim=True)
 
-    def forward(self, tokens, mask, *, inputs_embeds=None, attention: AttentionOverride | None = None,
-                attend_mask=None) -> ClassifierOutput:
+    def forward(
+        self, tokens, mask, *, inputs_embeds=None, attention: AttentionOverride | None = None, attend_mask=None
+    ) -> ClassifierOutput:
         check_inputs(self, tokens, mask, inputs_embeds, attend_mask)
         embeddings = self.embed(tokens) if inputs_embeds is None else inputs_embeds
         receivable = self.receivable(tokens, mask, attend_mask)

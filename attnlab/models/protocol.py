@@ -35,16 +35,23 @@ class KitModel(Protocol):
 
     config: dict
 
-    def __call__(self, tokens: torch.Tensor, mask: torch.Tensor, *, inputs_embeds: torch.Tensor | None = None,
-                 attend_mask: torch.Tensor | None = None) -> ClassifierOutput:
+    def __call__(
+        self,
+        tokens: torch.Tensor,
+        mask: torch.Tensor,
+        *,
+        inputs_embeds: torch.Tensor | None = None,
+        attend_mask: torch.Tensor | None = None,
+    ) -> ClassifierOutput:
         """Logits (and ``probs``) for a padded batch; ``inputs_embeds`` replaces the token embeddings
         (gradient methods), ``attend_mask`` keeps tokens in the input but lets them receive no attention."""
 
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:
         """The embeddings ``(B, T, E)`` that ``inputs_embeds`` replaces."""
 
-    def forward_removed(self, tokens: torch.Tensor, mask: torch.Tensor, remove: torch.Tensor,
-                        operator: str) -> ClassifierOutput:
+    def forward_removed(
+        self, tokens: torch.Tensor, mask: torch.Tensor, remove: torch.Tensor, operator: str
+    ) -> ClassifierOutput:
         """The output with the tokens marked in ``remove`` taken out by a removal operator
         (``slice_out``, ``zeros_mask``, ``att_mask``); :class:`~attnlab.models.RemovalMixin` gives it."""
 
@@ -98,8 +105,9 @@ def attention_kind(model) -> AttentionKind:
     declared = getattr(model, "attention_kind", None)
     if declared is not None:
         if declared not in ("pooled", "layered", "none"):
-            raise ValueError(f"{type(model).__name__}.attention_kind must be 'pooled', 'layered' or 'none', "
-                             f"got {declared!r}")
+            raise ValueError(
+                f"{type(model).__name__}.attention_kind must be 'pooled', 'layered' or 'none', got {declared!r}"
+            )
         return declared
     if callable(getattr(model, "layout", None)):
         return "layered"

@@ -22,7 +22,6 @@ attention, records the value vectors when asked (:func:`record_values`) and appl
 intervention, so no model code is forked.
 """
 
-
 from __future__ import annotations
 
 import contextlib
@@ -150,27 +149,54 @@ class TransformerClassifier(RemovalMixin, nn.Module):
 
     attention_kind = "layered"
 
-    def __init__(self, vocab_size: int, n_classes: int = 2, *, n_layers: int = 2, n_heads: int = 2,
-                 embed_dim: int = 50, ff_dim: int = 128, max_length: int = 128, dropout: float = 0.1,
-                 embeddings: torch.Tensor | None = None, freeze_embeddings: bool = False):
+    def __init__(
+        self,
+        vocab_size: int,
+        n_classes: int = 2,
+        *,
+        n_layers: int = 2,
+        n_heads: int = 2,
+        embed_dim: int = 50,
+        ff_dim: int = 128,
+        max_length: int = 128,
+        dropout: float = 0.1,
+        embeddings: torch.Tensor | None = None,
+        freeze_embeddings: bool = False,
+    ):
         super().__init__()
-        for name, value in (("vocab_size", vocab_size), ("n_classes", n_classes), ("n_layers", n_layers),
-                            ("n_heads", n_heads), ("embed_dim", embed_dim), ("ff_dim", ff_dim),
-                            ("max_length", max_length)):
+        for name, value in (
+            ("vocab_size", vocab_size),
+            ("n_classes", n_classes),
+            ("n_layers", n_layers),
+            ("n_heads", n_heads),
+            ("embed_dim", embed_dim),
+            ("ff_dim", ff_dim),
+            ("max_length", max_length),
+        ):
             validate.integer(name, value, minimum=1)
         validate.number("dropout", dropout, minimum=0.0, maximum=1.0, strict_maximum=True)
         if embeddings is not None:
             validate.finite("embeddings", validate.tensor("embeddings", embeddings))
         if n_layers < 1 or n_heads < 1 or embed_dim % n_heads:
-            raise ValueError(f"need n_layers >= 1 and embed_dim divisible by n_heads, got n_layers="
-                             f"{n_layers}, n_heads={n_heads}, embed_dim={embed_dim}")
+            raise ValueError(
+                f"need n_layers >= 1 and embed_dim divisible by n_heads, got n_layers="
+                f"{n_layers}, n_heads={n_heads}, embed_dim={embed_dim}"
+            )
         if vocab_size < 3 or n_classes < 2:
             raise ValueError(f"need vocab_size >= 3 and n_classes >= 2, got {vocab_size}, {n_classes}")
         if embeddings is not None and tuple(embeddings.shape) != (vocab_size, embed_dim):
             raise ValueError(f"embeddings have shape {tuple(embeddings.shape)}, expected ({vocab_size}, {embed_dim})")
-        self.config = dict(vocab_size=vocab_size, n_classes=n_classes, n_layers=n_layers, n_heads=n_heads,
-                           embed_dim=embed_dim, ff_dim=ff_dim, max_length=max_length, dropout=dropout,
-                           freeze_embeddings=freeze_embeddings)
+        self.config = dict(
+            vocab_size=vocab_size,
+            n_classes=n_classes,
+            n_layers=n_layers,
+            n_heads=n_heads,
+            embed_dim=embed_dim,
+            ff_dim=ff_dim,
+            max_length=max_length,
+            dropout=dropout,
+            freeze_embeddings=freeze_embeddings,
+        )
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
         if embeddings is not None:
             self.embedding.weight.data.copy_(embeddings)
@@ -186,8 +212,14 @@ class TransformerClassifier(RemovalMixin, nn.Module):
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.embedding(tokens)
 
-    def forward(self, tokens: torch.Tensor, mask: torch.Tensor, *, inputs_embeds: torch.Tensor | None = None,
-                attend_mask: torch.Tensor | None = None) -> TransformerOutput:
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        mask: torch.Tensor,
+        *,
+        inputs_embeds: torch.Tensor | None = None,
+        attend_mask: torch.Tensor | None = None,
+    ) -> TransformerOutput:
         """Classify a padded batch of content tokens (``[CLS]`` is added here).
 
         ``attend_mask`` (bool ``(B, T)``): False positions receive no attention in any layer (the
@@ -196,8 +228,10 @@ class TransformerClassifier(RemovalMixin, nn.Module):
         check_inputs(self, tokens, mask, inputs_embeds, attend_mask)
         B, T = tokens.shape
         if T > self.config["max_length"]:
-            raise ValueError(f"sentences of {T} tokens exceed max_length={self.config['max_length']}; "
-                             "truncate them (encode(..., max_length=)) or build the model with a larger max_length")
+            raise ValueError(
+                f"sentences of {T} tokens exceed max_length={self.config['max_length']}; "
+                "truncate them (encode(..., max_length=)) or build the model with a larger max_length"
+            )
         embeddings = self.embed(tokens) if inputs_embeds is None else inputs_embeds
         x = torch.cat([self.cls.expand(B, 1, -1), embeddings * mask[..., None]], 1)
         x = self.dropout(x + self.position.weight[: T + 1])
@@ -227,7 +261,7 @@ def _layout(mask: torch.Tensor, sep: bool) -> dict[str, torch.Tensor]:
     cls = torch.zeros(B, S, dtype=torch.bool, device=mask.device)
     cls[:, 0] = True
     content = torch.zeros(B, S, dtype=torch.bool, device=mask.device)
-    content[:, CONTENT_OFFSET:T + 1] = mask
+    content[:, CONTENT_OFFSET : T + 1] = mask
     sep_mask = torch.zeros(B, S, dtype=torch.bool, device=mask.device)
     if sep:
         sep_mask[torch.arange(B, device=mask.device), mask.sum(1) + 1] = True

@@ -10,10 +10,16 @@ from ._shapes import _arrow, _box
 #: Which track each chapter (notebook stem) belongs to. The order, numbers and titles come from _toc.yml
 #: and the notebooks; a repository test checks that every numbered chapter is listed here.
 TRACKS = {
-    "direction": ("Direction of a token's effect", "tab:blue",
-                  ("01_attention_as_explanation", "05_faithfulness_violation_test")),
-    "shortcuts": ("Shortcuts: where attention points", "tab:orange",
-                  ("02_combinatorial_shortcuts", "03_shortcut_experiment", "04_mitigations")),
+    "direction": (
+        "Direction of a token's effect",
+        "tab:blue",
+        ("01_attention_as_explanation", "05_faithfulness_violation_test"),
+    ),
+    "shortcuts": (
+        "Shortcuts: where attention points",
+        "tab:orange",
+        ("02_combinatorial_shortcuts", "03_shortcut_experiment", "04_mitigations"),
+    ),
     "meeting": ("Both tracks meet", "tab:purple", ("06_transformers", "07_can_i_read_this_map")),
 }
 
@@ -115,8 +121,15 @@ def reader_map(here: str | None = None, *, small: bool = False, root=None):
             continue
         y = members[0][1]
         above = y > 1  # the top track's name above it, the bottom track's below it
-        ax.text(-0.3, y + (box_h / 2 + 0.22) * (1 if above else -1), label, fontsize=10 if not small else 8.5,
-                color=colour, fontweight="bold", va="center")
+        ax.text(
+            -0.3,
+            y + (box_h / 2 + 0.22) * (1 if above else -1),
+            label,
+            fontsize=10 if not small else 8.5,
+            color=colour,
+            fontweight="bold",
+            va="center",
+        )
     edges = list(zip(direction, direction[1:])) + list(zip(shortcuts, shortcuts[1:]))
     if meeting:
         if direction:
@@ -131,20 +144,44 @@ def reader_map(here: str | None = None, *, small: bool = False, root=None):
         a, b = direction[0], shortcuts[0]
         x0 = pos[a][0] - box_w / 2 + 0.25
         _arrow(ax, (x0, pos[a][1] - box_h / 2), (x0, pos[b][1] + box_h / 2), color="0.55", lw=1.2, ls="--")
-        ax.text(x0 + 0.12, (pos[a][1] + pos[b][1]) / 2, "start here,\nthen either track", fontsize=6.5 if small
-                else 8.5, color="0.4", va="center")
+        ax.text(
+            x0 + 0.12,
+            (pos[a][1] + pos[b][1]) / 2,
+            "start here,\nthen either track",
+            fontsize=6.5 if small else 8.5,
+            color="0.4",
+            va="center",
+        )
     for stem, (x, y) in pos.items():
         colour = TRACKS[track_of[stem]][1]
         is_here = stem == here
         faded = here is not None and not is_here
-        _box(ax, x, y, f"{number[stem]}. {_short_title(titles[stem], 20 if small else 26)}", w=box_w, h=box_h,
-             fc=colour if is_here else "white", ec=colour, lw=3 if is_here else 1.5,
-             fontsize=(6.3 if small else 8.8), color="white" if is_here else ("0.45" if faded else "black"),
-             fontweight="bold" if is_here else "normal")
+        _box(
+            ax,
+            x,
+            y,
+            f"{number[stem]}. {_short_title(titles[stem], 20 if small else 26)}",
+            w=box_w,
+            h=box_h,
+            fc=colour if is_here else "white",
+            ec=colour,
+            lw=3 if is_here else 1.5,
+            fontsize=(6.3 if small else 8.8),
+            color="white" if is_here else ("0.45" if faded else "black"),
+            fontweight="bold" if is_here else "normal",
+        )
         if is_here:  # between the tracks, where there is room
             offset = (box_h / 2 + 0.22) * (-1 if y > 1.5 else 1)
-            ax.text(x, y + offset, "you are here", ha="center", va="center", fontsize=8 if small else 10,
-                    color=colour, fontweight="bold")
+            ax.text(
+                x,
+                y + offset,
+                "you are here",
+                ha="center",
+                va="center",
+                fontsize=8 if small else 10,
+                color=colour,
+                fontweight="bold",
+            )
     fig.tight_layout(pad=0.2)
     return fig
 

@@ -33,8 +33,12 @@ def attention_as_mask(tokens: Sequence[str], mask, values, *, k: int = 2):
     hard[np.argsort(-mask)[:k]] = 1.0
     top = float(np.abs(values).max()) or 1.0
     fig, axes = plt.subplots(1, 4, figsize=(11, 0.42 * n + 1.9), gridspec_kw=dict(width_ratios=[d, 1.6, d, d]))
-    panels = [(values, "values $V$"), (None, "mask $m$ (soft)"), (mask[:, None] * values, r"$m \odot V$"),
-              (hard[:, None] * values, rf"hard mask, $k={k}$: $x \odot m$")]
+    panels = [
+        (values, "values $V$"),
+        (None, "mask $m$ (soft)"),
+        (mask[:, None] * values, r"$m \odot V$"),
+        (hard[:, None] * values, rf"hard mask, $k={k}$: $x \odot m$"),
+    ]
     for i, (ax, (grid, title)) in enumerate(zip(axes, panels)):
         if grid is None:
             ax.barh(np.arange(n), mask, color="tab:orange", height=0.7)
@@ -57,8 +61,9 @@ def attention_as_mask(tokens: Sequence[str], mask, values, *, k: int = 2):
         ax.set_yticklabels(tokens if i == 0 else [])
         ax.set_title(title, fontsize=10.5)
     pooled = (mask[:, None] * values).sum(0)
-    axes[2].set_xlabel(r"sum over rows: $c = \sum_t m_t v_t$" + "\n[" + ", ".join(f"{v:+.2f}" for v in pooled) + "]",
-                       fontsize=9)
+    axes[2].set_xlabel(
+        r"sum over rows: $c = \sum_t m_t v_t$" + "\n[" + ", ".join(f"{v:+.2f}" for v in pooled) + "]", fontsize=9
+    )
     axes[3].set_xlabel("the reader sees the kept rows\nand where the blanks are", fontsize=9)
     axes[0].set_xlabel(f"{d} numbers per token", fontsize=9)
     fig.tight_layout(w_pad=2.5)
@@ -68,8 +73,15 @@ def attention_as_mask(tokens: Sequence[str], mask, values, *, k: int = 2):
     return fig
 
 
-def violation_test_picture(tokens: Sequence[str], weights, p_full: float, p_removed: float, *,
-                           method: str = "raw attention", predicted: str = "positive"):
+def violation_test_picture(
+    tokens: Sequence[str],
+    weights,
+    p_full: float,
+    p_removed: float,
+    *,
+    method: str = "raw attention",
+    predicted: str = "positive",
+):
     """The faithfulness violation test in one picture (chapter 5).
 
     Left: the explanation's weights; x* = argmax |w| is framed. Right: the probability of the predicted
@@ -94,8 +106,15 @@ def violation_test_picture(tokens: Sequence[str], weights, p_full: float, p_remo
     left.set_ylabel(f"weight w ({method})")
     left.set_title(f"1. x* = the token with the largest |w|: '{tokens[star]}'", fontsize=10.5, loc="left")
     top = max(np.abs(weights).max(), 1e-9)
-    left.annotate("x*", xy=(star, weights[star]), xytext=(star, weights[star] + 0.25 * top * (1 if weights[star] >= 0 else -1)),
-                  ha="center", fontsize=11, fontweight="bold", arrowprops=dict(arrowstyle="-|>", color="black"))
+    left.annotate(
+        "x*",
+        xy=(star, weights[star]),
+        xytext=(star, weights[star] + 0.25 * top * (1 if weights[star] >= 0 else -1)),
+        ha="center",
+        fontsize=11,
+        fontweight="bold",
+        arrowprops=dict(arrowstyle="-|>", color="black"),
+    )
     left.set_ylim(min(0, weights.min()) - 0.35 * top, max(0, weights.max()) + 0.45 * top)
     left.grid(False, axis="x")
     right.bar([0, 1], [p_full, p_removed], color=["0.55", "0.8"], width=0.55)
@@ -103,23 +122,39 @@ def violation_test_picture(tokens: Sequence[str], weights, p_full: float, p_remo
     right.set_xticklabels(["$f(x)_{\\hat y}$\nall tokens", "$f(x \\setminus x^*)_{\\hat y}$\nx* removed"])
     right.set_ylim(0, 1.18)
     right.set_ylabel(f"P({predicted})")
-    right.annotate("", xy=(1, p_removed), xytext=(0, p_full),
-                   arrowprops=dict(arrowstyle="-|>", color="black", lw=1.5, connectionstyle="arc3,rad=-0.25"))
-    right.text(0.5, max(p_full, p_removed) + 0.13, f"ΔC = {p_full:.2f} − {p_removed:.2f} = {delta:+.2f}", ha="center",
-               fontsize=10)
+    right.annotate(
+        "",
+        xy=(1, p_removed),
+        xytext=(0, p_full),
+        arrowprops=dict(arrowstyle="-|>", color="black", lw=1.5, connectionstyle="arc3,rad=-0.25"),
+    )
+    right.text(
+        0.5,
+        max(p_full, p_removed) + 0.13,
+        f"ΔC = {p_full:.2f} − {p_removed:.2f} = {delta:+.2f}",
+        ha="center",
+        fontsize=10,
+    )
     sign = lambda s: {1.0: "+", -1.0: "−", 0.0: "0"}[float(s)]  # noqa: E731
-    verdict = (f"sign w(x*) = {sign(w_sign)}, sign ΔC = {sign(d_sign)}:  "
-               + ("VIOLATION (the signs disagree)" if violates else "no violation (the signs agree)"))
+    verdict = f"sign w(x*) = {sign(w_sign)}, sign ΔC = {sign(d_sign)}:  " + (
+        "VIOLATION (the signs disagree)" if violates else "no violation (the signs agree)"
+    )
     right.set_title("2. remove x*, 3. compare the signs", fontsize=10.5, loc="left")
-    fig.text(0.5, 0.01, verdict, ha="center", fontsize=11, fontweight="bold",
-             color="tab:red" if violates else "tab:green")
+    fig.text(
+        0.5, 0.01, verdict, ha="center", fontsize=11, fontweight="bold", color="tab:red" if violates else "tab:green"
+    )
     right.grid(False, axis="x")
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 
-def shortcut_code_picture(inputs: Sequence[Sequence[str]], labels: Sequence[int],
-                          selectors: dict[str, Sequence[int]], *, reader_note: bool = True):
+def shortcut_code_picture(
+    inputs: Sequence[Sequence[str]],
+    labels: Sequence[int],
+    selectors: dict[str, Sequence[int]],
+    *,
+    reader_note: bool = True,
+):
     """The combinatorial shortcut (chapter 2): a code written in *where* the mask points.
 
     One panel per selector; rows are inputs, columns positions; the selected cell is filled and the label
@@ -133,10 +168,27 @@ def shortcut_code_picture(inputs: Sequence[Sequence[str]], labels: Sequence[int]
         for r, (x, y, s) in enumerate(zip(inputs, labels, chosen)):
             for c, token in enumerate(x):
                 selected = c == s
-                ax.add_patch(plt.Rectangle((c, r), 1, 1, fc=palette[int(y)] if selected else "white",
-                                           alpha=0.75 if selected else 1, ec="0.7", lw=0.6))
-                ax.text(c + 0.5, r + 0.5, token, ha="center", va="center", fontsize=8.5,
-                        color="white" if selected else "0.2", fontweight="bold" if selected else "normal")
+                ax.add_patch(
+                    plt.Rectangle(
+                        (c, r),
+                        1,
+                        1,
+                        fc=palette[int(y)] if selected else "white",
+                        alpha=0.75 if selected else 1,
+                        ec="0.7",
+                        lw=0.6,
+                    )
+                )
+                ax.text(
+                    c + 0.5,
+                    r + 0.5,
+                    token,
+                    ha="center",
+                    va="center",
+                    fontsize=8.5,
+                    color="white" if selected else "0.2",
+                    fontweight="bold" if selected else "normal",
+                )
             ax.text(n_pos + 0.5, r + 0.5, f"y = {y}", ha="center", va="center", fontsize=8.5, color=palette[int(y)])
         ax.set_xlim(0, n_pos + 1)
         ax.set_ylim(n_rows, -0.9)
@@ -145,8 +197,15 @@ def shortcut_code_picture(inputs: Sequence[Sequence[str]], labels: Sequence[int]
         ax.axis("off")
         ax.set_title(name, fontsize=10.5)
     if reader_note:
-        fig.text(0.5, 0.01, "filled cell: the one selected position (colour = label). The reader sees what is in it "
-                 "AND which position it is.", ha="center", fontsize=9, color="0.3")
+        fig.text(
+            0.5,
+            0.01,
+            "filled cell: the one selected position (colour = label). The reader sees what is in it "
+            "AND which position it is.",
+            ha="center",
+            fontsize=9,
+            color="0.3",
+        )
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
 
@@ -171,8 +230,16 @@ def pretraining_vs_joint():
     _box(ax, 9.8, 3.9, r"$\hat Y$ vs $Y$", w=1.3)
     for a, b in ((1.6, 2.2), (3.8, 4.65), (6.15, 6.95), (8.45, 9.15)):
         _arrow(ax, (a, 3.9), (b, 3.9))
-    _arrow(ax, (9.8, 3.45), (3.0, 3.45), color="tab:red", ls="--", style="-|>",
-           text="one loss, one gradient: both parts change together", text_offset=(0, -0.42))
+    _arrow(
+        ax,
+        (9.8, 3.45),
+        (3.0, 3.45),
+        color="tab:red",
+        ls="--",
+        style="-|>",
+        text="one loss, one gradient: both parts change together",
+        text_offset=(0, -0.42),
+    )
     ax.text(5.4, 4.55, "can carry the label by WHERE it points", ha="center", fontsize=8.5, color="tab:red")
     # random attention pretraining
     ax.text(0.1, 2.25, "Random attention pretraining", fontsize=11.5, fontweight="bold", va="center")
@@ -189,8 +256,15 @@ def pretraining_vs_joint():
     _box(ax, 7.7, 0.5, "predictor\n(frozen)", w=1.6, h=0.75, fc="#cfe3f7")
     _arrow(ax, (3.8, 0.5), (4.65, 0.5))
     _arrow(ax, (6.15, 0.5), (6.9, 0.5))
-    ax.text(9.9, 0.5, "reads no code: the selector\nis paid only for content", ha="center", va="center",
-            fontsize=9, color="tab:blue")
+    ax.text(
+        9.9,
+        0.5,
+        "reads no code: the selector\nis paid only for content",
+        ha="center",
+        va="center",
+        fontsize=9,
+        color="tab:blue",
+    )
     _arrow(ax, (7.7, 1.15), (7.7, 0.9), color="tab:blue")
     return fig
 
@@ -231,13 +305,22 @@ def rollout_vs_raw(attentions, tokens: Sequence[str], *, query: int = 0, residua
         raise ValueError(f"{len(tokens)} tokens for maps of {maps.shape[1]} positions")
     n_layers = len(maps)
     fig, axes = plt.subplots(1, 2, figsize=(min(13, 3 + 0.75 * len(tokens)), 0.5 * n_layers + 1.9), sharey=True)
-    for ax, grid, title in ((axes[0], maps[:, query, :], f"raw attention of '{tokens[query]}' in each layer"),
-                            (axes[1], rolled[:, query, :], f"rollout of '{tokens[query]}' up to each layer")):
+    for ax, grid, title in (
+        (axes[0], maps[:, query, :], f"raw attention of '{tokens[query]}' in each layer"),
+        (axes[1], rolled[:, query, :], f"rollout of '{tokens[query]}' up to each layer"),
+    ):
         image = ax.imshow(grid, cmap="Oranges", vmin=0, vmax=max(grid.max(), 1e-9), aspect="auto")
         for l in range(n_layers):
             for t in range(len(tokens)):  # black or white text, whichever contrasts more with the cell
-                ax.text(t, l, f"{grid[l, t]:.2f}", ha="center", va="center", fontsize=7.5,
-                        color=text_colour(image.cmap(image.norm(grid[l, t]))))
+                ax.text(
+                    t,
+                    l,
+                    f"{grid[l, t]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7.5,
+                    color=text_colour(image.cmap(image.norm(grid[l, t]))),
+                )
         ax.set_xticks(np.arange(len(tokens)))
         ax.set_xticklabels(tokens, rotation=40, ha="right", fontsize=9)
         ax.set_title(title, fontsize=10)

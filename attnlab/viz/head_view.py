@@ -31,8 +31,10 @@ def _as_maps(maps) -> list[np.ndarray]:
         if a.ndim == 2:
             a = a[None]
         if a.ndim != 3 or a.shape[1] != a.shape[2]:
-            raise ValueError(f"layer {layer}: expected an (H, S, S) attention map of one sentence, got shape "
-                             f"{a.shape}; take one sentence of the batch, e.g. [a[0] for a in output.attentions]")
+            raise ValueError(
+                f"layer {layer}: expected an (H, S, S) attention map of one sentence, got shape "
+                f"{a.shape}; take one sentence of the batch, e.g. [a[0] for a in output.attentions]"
+            )
         arrays.append(a)
     if not arrays:
         raise ValueError("no attention maps: pass one (H, S, S) map per layer")
@@ -51,8 +53,10 @@ def _colour(token: str) -> str:
 
 def _check_tokens(tokens: Sequence[str], S: int) -> None:
     if len(tokens) != S:
-        raise ValueError(f"{len(tokens)} tokens for attention maps over {S} positions: pass every position's "
-                         "token, special tokens included (e.g. ['[CLS]', *words, '[SEP]'])")
+        raise ValueError(
+            f"{len(tokens)} tokens for attention maps over {S} positions: pass every position's "
+            "token, special tokens included (e.g. ['[CLS]', *words, '[SEP]'])"
+        )
 
 
 def _check_choice(name: str, value: int, n: int) -> int:
@@ -69,20 +73,35 @@ def _panel(ax, attention: np.ndarray, tokens: Sequence[str], title: str) -> None
     for i in range(S):
         for j in range(S):
             if attention[i, j] > 0.02:
-                ax.plot([0, 1], [y[i], y[j]], color="tab:blue", alpha=float(min(1.0, attention[i, j])),
-                        lw=0.4 + 2.6 * float(attention[i, j]), solid_capstyle="round")
+                ax.plot(
+                    [0, 1],
+                    [y[i], y[j]],
+                    color="tab:blue",
+                    alpha=float(min(1.0, attention[i, j])),
+                    lw=0.4 + 2.6 * float(attention[i, j]),
+                    solid_capstyle="round",
+                )
     for k, token in enumerate(tokens):
         colour = _colour(token)
         ax.text(-0.04, y[k], token, ha="right", va="center", fontsize=8, color=colour)
-        ax.text(1.04, y[k], f"{token}  {received[k]:.0%}", ha="left", va="center", fontsize=8, color=colour,
-                fontweight="bold" if received[k] >= 2 / S else "normal")
+        ax.text(
+            1.04,
+            y[k],
+            f"{token}  {received[k]:.0%}",
+            ha="left",
+            va="center",
+            fontsize=8,
+            color=colour,
+            fontweight="bold" if received[k] >= 2 / S else "normal",
+        )
     ax.set(xlim=(-0.9, 1.9), ylim=(y[-1] - 0.8, 0.8), title=title)
     ax.title.set_fontsize(9)
     ax.axis("off")
 
 
-def plot_head_view(maps, tokens: Sequence[str], *, layers: Sequence[int] | None = None, head: int | str = "mean",
-                   figwidth: float = 3.3):
+def plot_head_view(
+    maps, tokens: Sequence[str], *, layers: Sequence[int] | None = None, head: int | str = "mean", figwidth: float = 3.3
+):
     """A static head view: one panel per layer in ``layers`` (default: every layer), for one ``head`` or
     the mean over heads. ``maps``: one ``(H, S, S)`` attention map per layer (tensor or array) of a single
     sentence; ``tokens``: its ``S`` token strings, special tokens included. Returns the figure."""
@@ -112,8 +131,9 @@ def head_view(maps, tokens: Sequence[str]):
     H, S, _ = arrays[0].shape
     _check_tokens(tokens, S)
     layer = widgets.IntSlider(value=len(arrays), min=1, max=len(arrays), description="layer")
-    head = widgets.Dropdown(options=[("mean of heads", "mean")] + [(f"head {h + 1}", h) for h in range(H)],
-                            value="mean", description="head")
+    head = widgets.Dropdown(
+        options=[("mean of heads", "mean")] + [(f"head {h + 1}", h) for h in range(H)], value="mean", description="head"
+    )
     image = widgets.Image(format="png")
 
     def draw(*_):

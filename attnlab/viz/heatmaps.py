@@ -50,8 +50,14 @@ def _norm(weights: np.ndarray, signed: bool):
     return TwoSlopeNorm(0.0, -top, top) if signed else Normalize(0.0, top)
 
 
-def plot_token_heatmaps(rows: Sequence[tuple], *, signed: bool = False, cmap: str | None = None,
-                        figwidth: float = 11.0, fontsize: float = 10.0):
+def plot_token_heatmaps(
+    rows: Sequence[tuple],
+    *,
+    signed: bool = False,
+    cmap: str | None = None,
+    figwidth: float = 11.0,
+    fontsize: float = 10.0,
+):
     """Draw sentences as rows of tokens whose background shows their weight.
 
     ``rows`` holds ``(tokens, weights, title)`` triples, or ``(tokens, weights, title, signed)`` to
@@ -94,8 +100,16 @@ def plot_token_heatmaps(rows: Sequence[tuple], *, signed: bool = False, cmap: st
             x = 0.0
             for tok, w in line:
                 colour = row_cmap(norm(w))[:3]
-                ax.text(x, y + 0.5, tok, fontsize=fontsize, family="monospace", va="center",
-                        color=text_colour(colour), bbox=dict(boxstyle="square,pad=0.2", fc=colour, ec="none"))
+                ax.text(
+                    x,
+                    y + 0.5,
+                    tok,
+                    fontsize=fontsize,
+                    family="monospace",
+                    va="center",
+                    color=text_colour(colour),
+                    bbox=dict(boxstyle="square,pad=0.2", fc=colour, ec="none"),
+                )
                 x += len(tok) + 1
             y += 1
     return fig

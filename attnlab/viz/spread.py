@@ -40,11 +40,22 @@ def _order(values, given):
     return list(given)
 
 
-def plot_seed_spread(data, x: str, y: str | Sequence[str], *, hue: str | None = None,
-                     references: Mapping | None = None, limits: tuple[float, float] | None = None,
-                     horizontal: bool = False, order: Sequence | None = None, hue_order: Sequence | None = None,
-                     titles: Mapping[str, str] | None = None, value_label: str | None = None,
-                     panel_size: tuple[float, float] = (3.6, 3.2), show_seeds: bool = True):
+def plot_seed_spread(
+    data,
+    x: str,
+    y: str | Sequence[str],
+    *,
+    hue: str | None = None,
+    references: Mapping | None = None,
+    limits: tuple[float, float] | None = None,
+    horizontal: bool = False,
+    order: Sequence | None = None,
+    hue_order: Sequence | None = None,
+    titles: Mapping[str, str] | None = None,
+    value_label: str | None = None,
+    panel_size: tuple[float, float] = (3.6, 3.2),
+    show_seeds: bool = True,
+):
     """Mean ± sd over seeds as dots with interval lines, one panel per column in ``y``, sharing one value axis.
 
     ``data``: a DataFrame with one row per seed (and per ``x`` / ``hue`` value). ``y``: a column, or several
@@ -119,8 +130,11 @@ def plot_seed_spread(data, x: str, y: str | Sequence[str], *, hue: str | None = 
         if horizontal:
             ax.invert_yaxis()
         else:
-            plt.setp(ax.get_xticklabels(), rotation=25 if len(categories) > 2 else 0, ha="right"
-                     if len(categories) > 2 else "center")
+            plt.setp(
+                ax.get_xticklabels(),
+                rotation=25 if len(categories) > 2 else 0,
+                ha="right" if len(categories) > 2 else "center",
+            )
         ax.set_title((titles or {}).get(column, column), fontsize=10)
         ax.grid(True, axis="x" if horizontal else "y", alpha=0.3)
         ax.grid(False, axis="y" if horizontal else "x")
@@ -129,7 +143,8 @@ def plot_seed_spread(data, x: str, y: str | Sequence[str], *, hue: str | None = 
         ax.set_xlabel(name if horizontal else "")
         ax.set_ylabel("" if horizontal or ax is not axes[0, 0] else name)
     handles.setdefault("mean ± 1 sd over seeds", plt.Line2D([], [], color="0.2", marker="o", lw=1.6))
-    fig.legend(list(handles.values()), list(handles), loc="upper left", bbox_to_anchor=(1.0, 0.95), fontsize=8,
-               frameon=False)
+    fig.legend(
+        list(handles.values()), list(handles), loc="upper left", bbox_to_anchor=(1.0, 0.95), fontsize=8, frameon=False
+    )
     fig.tight_layout()
     return fig

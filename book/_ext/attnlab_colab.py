@@ -15,8 +15,9 @@ import yaml
 
 
 def _colab_edition():
-    spec = importlib.util.spec_from_file_location("attnlab_colab_edition",
-                                                  Path(__file__).resolve().parents[1] / "colab_edition.py")
+    spec = importlib.util.spec_from_file_location(
+        "attnlab_colab_edition", Path(__file__).resolve().parents[1] / "colab_edition.py"
+    )
     module = sys.modules["attnlab_colab_edition"] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -36,8 +37,11 @@ def _retarget(app, pagename, templatename, context, doctree):
         flavour = config["colab"].get("edition", "instructor")
         for button in colab:
             button["url"] = app.attnlab_colab.colab_url(config, flavour, f"{pagename}.ipynb")
-    context["header_buttons"] = [b for b in context.get("header_buttons", [])
-                                 if not (isinstance(b, dict) and "buttons" in b and not b["buttons"])]
+    context["header_buttons"] = [
+        b
+        for b in context.get("header_buttons", [])
+        if not (isinstance(b, dict) and "buttons" in b and not b["buttons"])
+    ]
 
 
 def setup(app):

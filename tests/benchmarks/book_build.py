@@ -42,15 +42,20 @@ def main() -> None:
         parallel_wall, _, parallel = run(notebooks, 0, Path(tmp) / "parallel")
         serial_wall, serial_seconds, serial = run(notebooks, 1, Path(tmp) / "serial")
         files = sorted(p.name for p in serial.glob("*.json"))
-        different = [name for name in files
-                     if json.loads((serial / name).read_text()) != json.loads((parallel / name).read_text())]
+        different = [
+            name
+            for name in files
+            if json.loads((serial / name).read_text()) != json.loads((parallel / name).read_text())
+        ]
         missing = sorted(set(files) ^ {p.name for p in parallel.glob("*.json")})
     print(f"\n{len(notebooks)} notebooks on {os.cpu_count()} cores")
     print(f"  one at a time : {serial_wall:7.0f} s (sum of notebooks {sum(serial_seconds.values()):.0f} s)")
     print(f"  in parallel   : {parallel_wall:7.0f} s")
     print(f"  speed-up      : {serial_wall / parallel_wall:7.2f}x")
-    print(f"  results files : {len(files)} compared, "
-          + ("all equal" if not different and not missing else f"DIFFERENT: {different + missing}"))
+    print(
+        f"  results files : {len(files)} compared, "
+        + ("all equal" if not different and not missing else f"DIFFERENT: {different + missing}")
+    )
     if different or missing:
         raise SystemExit(1)
 

@@ -32,9 +32,14 @@ def toc_notebooks() -> list[Path]:
 
 def time_notebook(path: Path, smoke: bool, out: Path) -> float:
     start = time.perf_counter()
-    papermill.execute_notebook(str(path), str(out / f"{path.stem}-{'smoke' if smoke else 'full'}.ipynb"),
-                               cwd=str(path.parent), kernel_name="python3", progress_bar=False,
-                               parameters={"SMOKE": smoke, "RESULTS_DIR": str(out)})
+    papermill.execute_notebook(
+        str(path),
+        str(out / f"{path.stem}-{'smoke' if smoke else 'full'}.ipynb"),
+        cwd=str(path.parent),
+        kernel_name="python3",
+        progress_bar=False,
+        parameters={"SMOKE": smoke, "RESULTS_DIR": str(out)},
+    )
     return time.perf_counter() - start
 
 
@@ -54,8 +59,12 @@ def main() -> None:
             start = time.perf_counter()
             jb = Path(sys.executable).parent / "jupyter-book"
             env = {**os.environ, "ATTNLAB_RESULTS_DIR": str(out / "book-results")}
-            subprocess.run([str(jb), "build", str(ROOT), "--all", "-W", "--path-output", str(out / "book")],
-                           check=True, stdout=subprocess.DEVNULL, env=env)
+            subprocess.run(
+                [str(jb), "build", str(ROOT), "--all", "-W", "--path-output", str(out / "book")],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                env=env,
+            )
             print(f"{'whole book build (jupyter-book build --all -W)':45s} {time.perf_counter() - start:9.1f}")
     print(f"machine: {os.cpu_count()} CPU cores, torch threads as configured by each notebook")
 

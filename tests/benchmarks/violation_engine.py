@@ -116,7 +116,7 @@ def naive_leave_one_out(model, one, y):
         full = _prob(model, one.tokens, one.mask, y)
         out = []
         for t in range(len(ids)):
-            rest = torch.tensor([ids[:t] + ids[t + 1:]])
+            rest = torch.tensor([ids[:t] + ids[t + 1 :]])
             out.append(float(full - _prob(model, rest, torch.ones_like(rest, dtype=torch.bool), y)))
     return torch.tensor(out)
 
@@ -161,7 +161,7 @@ def _length_chunks(mask, chunk_size):
     """Row indices grouped by length into chunks, with each chunk's width (as the engine batches)."""
     order = torch.argsort(mask.sum(1), stable=True)
     for start in range(0, len(order), chunk_size):
-        idx = order[start:start + chunk_size]
+        idx = order[start : start + chunk_size]
         yield idx, int(mask[idx].sum(1).max())
 
 
@@ -170,7 +170,7 @@ def bare_forward(model, tokens, mask, chunk_size=512) -> float:
     start = time.process_time()
     with torch.no_grad():
         for idx, width in _length_chunks(mask, chunk_size):
-            model(tokens[idx, :width], mask[idx, :width]).probs
+            _ = model(tokens[idx, :width], mask[idx, :width]).probs
     return time.process_time() - start
 
 
@@ -212,8 +212,14 @@ def floor_times(model, data) -> dict:
     # for every method and operator; one token shorter makes no measurable difference)
     violation = forward_floor(tokens.repeat(1 + 3 * M, 1), mask.repeat(1 + 3 * M, 1))
     # the gradients: n_grad·N rows (integrated gradients' rows are the sentences' scaled embeddings: same shapes)
-    gradients = min(bare_gradient(model, tokens.repeat(n_grad, 1), mask.repeat(n_grad, 1), target.repeat(n_grad), chunk)
-                    for chunk in GRADIENT_CHUNKS) if n_grad else 0.0
+    gradients = (
+        min(
+            bare_gradient(model, tokens.repeat(n_grad, 1), mask.repeat(n_grad, 1), target.repeat(n_grad), chunk)
+            for chunk in GRADIENT_CHUNKS
+        )
+        if n_grad
+        else 0.0
+    )
     grad = bare_gradient(model, tokens, mask, target)
     # the methods' forward rows: ŷ and the attention read-outs (n_fwd passes of N), and leave-one-out's one row
     # per (sentence with >= 2 tokens, token), each one token shorter
@@ -231,9 +237,16 @@ def floor_times(model, data) -> dict:
     forward_mask = torch.cat([pad(mask.repeat(n_fwd, 1)), pad(loo_mask)])
     method_forwards = forward_floor(forward_tokens, forward_mask)
     one_forward = bare_forward(model, tokens, mask)
-    return {"forward pass of N": one_forward, "gradient pass of N": grad, "violation test": violation,
-            "gradients": gradients, "n_gradient_passes": n_grad, "method forwards": method_forwards,
-            "n_forward_passes": n_fwd, "n_loo_rows": len(rows)}
+    return {
+        "forward pass of N": one_forward,
+        "gradient pass of N": grad,
+        "violation test": violation,
+        "gradients": gradients,
+        "n_gradient_passes": n_grad,
+        "method forwards": method_forwards,
+        "n_forward_passes": n_fwd,
+        "n_loo_rows": len(rows),
+    }
 
 
 def main():
@@ -248,14 +261,17 @@ def main():
     glove, _ = glove_embeddings(vocab)
     train, dev, test = (encode(part, vocab) for part in splits)
     set_seed(0)
-    model = AttentionClassifier(len(vocab), encoder="bilstm", attention="additive", hidden_dim=64,
-                                embeddings=glove, dropout=0.3)
+    model = AttentionClassifier(
+        len(vocab), encoder="bilstm", attention="additive", hidden_dim=64, embeddings=glove, dropout=0.3
+    )
     fit(model, train, dev, epochs=2, batch_size=64, seed=0, progress=False)
     model.eval()
     data = test[: args.sentences]
     N, M = len(data), len(METHODS)
-    print(f"model test accuracy {accuracy(model, test):.3f}; {M} methods x {len(REMOVAL_OPERATORS)} operators on "
-          f"{N} sentences (mean length {float(data.mask.sum(1).float().mean()):.1f}); {threads} torch thread(s)")
+    print(
+        f"model test accuracy {accuracy(model, test):.3f}; {M} methods x {len(REMOVAL_OPERATORS)} operators on "
+        f"{N} sentences (mean length {float(data.mask.sum(1).float().mean()):.1f}); {threads} torch thread(s)"
+    )
 
     timings: dict[str, float] = {}
     bare_forward(model, data.tokens, data.mask)  # warm-up (allocator, first-call overheads)
@@ -269,14 +285,21 @@ def main():
     print()
     print("Where the engine's time goes, against the bare model calls each part needs (CPU seconds):")
     print(f"  {'part':68s} {'engine':>8s} {'floor':>8s} {'ratio':>7s}")
-    parts = [(f"violation test ({1 + 3 * M} forward passes of N)", timings["violation test"], floor["violation test"]),
-             (f"explanations ({floor['n_gradient_passes']} gradient + {floor['n_forward_passes']} forward passes of N"
-              f"{' + leave-one-out' if floor['n_loo_rows'] else ''})",
-              timings["explanations"], floor["gradients"] + floor["method forwards"])]
+    parts = [
+        (f"violation test ({1 + 3 * M} forward passes of N)", timings["violation test"], floor["violation test"]),
+        (
+            f"explanations ({floor['n_gradient_passes']} gradient + {floor['n_forward_passes']} forward passes of N"
+            f"{' + leave-one-out' if floor['n_loo_rows'] else ''})",
+            timings["explanations"],
+            floor["gradients"] + floor["method forwards"],
+        ),
+    ]
     for name, engine, bare in parts:
         print(f"  {name:68s} {engine:8.1f} {bare:8.1f} {engine / bare:6.2f}x")
-    print(f"  (one bare forward pass of the {N} sentences alone: {floor['forward pass of N']:.2f} s; one forward + "
-          f"backward: {floor['gradient pass of N']:.2f} s; leave-one-out needs {floor['n_loo_rows']} rows)")
+    print(
+        f"  (one bare forward pass of the {N} sentences alone: {floor['forward pass of N']:.2f} s; one forward + "
+        f"backward: {floor['gradient pass of N']:.2f} s; leave-one-out needs {floor['n_loo_rows']} rows)"
+    )
 
     loop_data = data[: args.loop] if args.loop else None
     if loop_data is not None:
@@ -288,16 +311,22 @@ def main():
     print()
     print("Summary (one run):")
     print(f"  batched engine:                              {t_batched:8.1f} s")
-    print(f"  floor N·(1 + 3·M) forward + gradients:        {issue_floor:8.1f} s"
-          f"   (N = {N}, M = {M}: {N * (1 + 3 * M)} forward rows; {floor['n_gradient_passes']}·N gradient rows)")
+    print(
+        f"  floor N·(1 + 3·M) forward + gradients:        {issue_floor:8.1f} s"
+        f"   (N = {N}, M = {M}: {N * (1 + 3 * M)} forward rows; {floor['n_gradient_passes']}·N gradient rows)"
+    )
     print(f"  complete floor (+ the methods' forwards):     {full_floor:8.1f} s")
     if loop_data is not None:
-        print(f"  per-sentence loop:                           {t_loop * scale:8.1f} s"
-              + (f"   (measured {t_loop:.1f} s on {len(loop_data)} sentences, x{scale:.1f})" if scale != 1 else ""))
+        print(
+            f"  per-sentence loop:                           {t_loop * scale:8.1f} s"
+            + (f"   (measured {t_loop:.1f} s on {len(loop_data)} sentences, x{scale:.1f})" if scale != 1 else "")
+        )
     print()
     if loop_data is not None:
         print(f"  RATIO engine speed-up over the loop:          {t_loop * scale / t_batched:6.1f}x")
-    print(f"  RATIO engine / floor (the issue's: N·(1+3M) + gradients): {t_batched / issue_floor:6.2f}x   (target <= 3x)")
+    print(
+        f"  RATIO engine / floor (the issue's: N·(1+3M) + gradients): {t_batched / issue_floor:6.2f}x   (target <= 3x)"
+    )
     print(f"  RATIO engine / complete floor:                {t_batched / full_floor:6.2f}x")
     if loop_data is not None and len(loop_data) == len(data):
         worst = max(abs(report.ratio(m, op) - looped[(m, op)]) for (m, op) in looped)
