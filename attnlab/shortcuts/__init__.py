@@ -21,9 +21,9 @@ Every public name is available here, e.g. ``attnlab.shortcuts.neutral_mass`` or
 from .lab import (CASES, LABEL_RULES, NEUTRAL_PREFIX, NEUTRAL_TOKENS, SentenceLab, ShortcutTask, hint_tokens,
                   key_names, make_shortcut_task, sentence_lab, sentence_task, shortcut_vocab, task_splits,
                   with_answer_hint, with_neutral_prefix)
-from .measures import (blackbox_posthoc_accuracy, mask_only_probe, mean_by_group, neutral_mass, one_token_probs,
-                       posthoc_accuracy, random_k_override, random_k_subsets, rationale_precision_recall,
-                       top_k_mask, train_mask_probe, uniform_over)
+from .measures import (best_single_token_accuracy, blackbox_posthoc_accuracy, mask_only_probe, mean_by_group,
+                       neutral_mass, one_token_probs, posthoc_accuracy, random_k_override, random_k_subsets,
+                       rationale_precision_recall, top_k_mask, top_tokens, train_mask_probe, uniform_over)
 from .mitigations import (OnlineMaskPropensity, explore, instance_weighting, instance_weights,
                           inverse_propensity_weights, random_attention, random_attention_pretraining,
                           random_masks_for)
@@ -36,9 +36,9 @@ __all__ = [
     "key_names", "make_shortcut_task", "sentence_lab", "sentence_task", "shortcut_vocab", "task_splits",
     "with_answer_hint", "with_neutral_prefix",
     # the measurements
-    "blackbox_posthoc_accuracy", "mask_only_probe", "mean_by_group", "neutral_mass", "one_token_probs",
-    "posthoc_accuracy", "random_k_override", "random_k_subsets", "rationale_precision_recall", "top_k_mask",
-    "train_mask_probe", "uniform_over",
+    "best_single_token_accuracy", "blackbox_posthoc_accuracy", "mask_only_probe", "mean_by_group", "neutral_mass",
+    "one_token_probs", "posthoc_accuracy", "random_k_override", "random_k_subsets", "rationale_precision_recall",
+    "top_k_mask", "top_tokens", "train_mask_probe", "uniform_over",
     # the mitigations
     "OnlineMaskPropensity", "explore", "instance_weighting", "instance_weights", "inverse_propensity_weights",
     "random_attention", "random_attention_pretraining", "random_masks_for",

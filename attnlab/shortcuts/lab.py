@@ -74,7 +74,8 @@ class ShortcutTask:
         return ShortcutTask(sub, self.vocab, self.neutral[idx, :width], rationale, self.case[idx.numpy()], self.rule)
 
     def with_labels(self, labels: torch.Tensor) -> "ShortcutTask":
-        """The same inputs with other labels (e.g. a black box's predictions, which an explainer must reproduce)."""
+        """The same inputs with other labels (e.g. a black box's predictions, which an explainer must reproduce);
+        ``case`` still describes the inputs as before."""
         labels = torch.as_tensor(labels)
         if labels.shape != (len(self),):
             raise ValueError(f"need one label per input ({len(self)}), got shape {tuple(labels.shape)}")

@@ -12,7 +12,8 @@ selections, ``(N, T)`` tensors summing to 1 over real tokens):
   evaluator that was trained on random masks (and so cannot have learned the code)? Compared with the
   jointly trained model's accuracy, the gap is what the shortcut adds.
 
-:func:`one_token_probs` says what a mask model's predictor answers when shown a single token alone.
+:func:`one_token_probs` says what a mask model's predictor answers when shown a single token alone, and
+:func:`best_single_token_accuracy` how far the most telling single token of each input gets it.
 :mod:`attnlab.shortcuts.runs` takes all of them on a trained model at once (``measure``).
 """
 
@@ -173,9 +174,30 @@ def one_token_probs(model, tokens: torch.Tensor) -> torch.Tensor:
     (a one-hot mask on it): what that token says on its own, to this predictor."""
     validate.tensor("tokens", tokens)
     if not hasattr(model, "predictor") or not hasattr(model, "embed"):
-        raise TypeError(f"one_token_probs takes a selector-predictor model (MaskClassifier), got {type(model).__name__}")
+        raise TypeError(f"one_token_probs takes a selector-predictor model (MaskClassifier), "
+                        f"got {type(model).__name__}")
     model.eval()
     return model.predictor.head(model.embed(tokens)).softmax(-1)
+
+
+def top_tokens(tokens: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
+    """``(N,)``: the token id on which each row's mask puts the most weight."""
+    validate.tensor("tokens", tokens)
+    _masks("attention", attention)
+    if tokens.shape != attention.shape:
+        raise ValueError(f"tokens {tuple(tokens.shape)} and attention {tuple(attention.shape)} differ in shape")
+    return tokens.gather(1, attention.argmax(1, keepdim=True)).squeeze(1)
+
+
+@torch.no_grad()
+def best_single_token_accuracy(evaluator, tokens: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor) -> float:
+    """Accuracy of ``evaluator`` shown, in every input, the one token it is most confident about (among the
+    tokens its mask may select): roughly what an honest one-token explanation can pass on."""
+    validate.class_labels("labels", labels, validate.n_classes_of(evaluator) or int(labels.max()) + 1, len(tokens))
+    probs = one_token_probs(evaluator, tokens)  # (N, T, C)
+    confidence = probs.max(-1).values.masked_fill(~evaluator.receivable(tokens, mask), -1)
+    chosen = probs[torch.arange(len(tokens)), confidence.argmax(1)].argmax(-1)
+    return float((chosen == labels).float().mean())
 
 
 @torch.no_grad()
