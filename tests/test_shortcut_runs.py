@@ -220,3 +220,11 @@ def test_measure_columns_by_case_follow_the_task_cases():
     row = measure(model, task, task, by_case=True, probe=False)
     assert [key for key in row if key.startswith("neutral mass |")] == [
         f"neutral mass | {case}" for case in sorted(np.unique(task.case))]
+
+
+def test_examples_show_sequences_cases_and_labels():
+    task = make_shortcut_task(10, "xor", n_filler=4, filler_types=5, seed=2)
+    table = task.examples(3)
+    assert list(table.columns) == ["sequence", "keys present", "label (xor)"] and len(table) == 3
+    assert table["sequence"][0].startswith("A B C D ") and list(table["keys present"]) == list(task.case[:3])
+    assert len(task.examples(50)) == 10

@@ -73,6 +73,15 @@ class ShortcutTask:
         rationale = None if self.rationale is None else self.rationale[idx, :width]
         return ShortcutTask(sub, self.vocab, self.neutral[idx, :width], rationale, self.case[idx.numpy()], self.rule)
 
+    def examples(self, n: int = 8):
+        """The first ``n`` inputs as a table: the sequence, its case (keys present, or class) and its label."""
+        import pandas as pd
+
+        first = self[torch.arange(min(validate.integer("n", n, minimum=1), len(self)))]
+        return pd.DataFrame({"sequence": [" ".join(self.vocab.decode(t)) for t in first.batch.tokens],
+                             "keys present" if self.rule else "class": first.case,
+                             f"label ({self.rule})" if self.rule else "label": first.batch.labels.numpy()})
+
     def with_labels(self, labels: torch.Tensor) -> "ShortcutTask":
         """The same inputs with other labels (e.g. a black box's predictions, which an explainer must reproduce);
         ``case`` still describes the inputs as before."""
