@@ -3,13 +3,12 @@
 import pytest
 import torch
 
-import attnlab.mitigations as mitigations
+import attnlab.shortcuts.mitigations as mitigations
 from attnlab.data import Batch
-from attnlab.mitigations import (OnlineMaskPropensity, explore, instance_weighting, instance_weights,
-                                 inverse_propensity_weights, model_masks, random_attention,
-                                 random_attention_pretraining, random_masks_for)
 from attnlab.models import AttentionClassifier, ClassifierOutput, MaskClassifier
-from attnlab.synthetic import make_shortcut_task
+from attnlab.shortcuts import (OnlineMaskPropensity, explore, instance_weighting, instance_weights,
+                               inverse_propensity_weights, make_shortcut_task, model_masks, random_attention,
+                               random_attention_pretraining, random_masks_for)
 from attnlab.train import fit
 
 

@@ -6,9 +6,9 @@ import torch
 
 from attnlab.data import TextDataset
 from attnlab.models import MaskClassifier
-from attnlab.shortcuts import (mask_only_probe, mean_by_group, neutral_mass, posthoc_accuracy,
-                               random_k_subsets, rationale_precision_recall, top_k_mask, uniform_over)
-from attnlab.synthetic import CASES, hint_tokens, make_shortcut_task, with_answer_hint, with_neutral_prefix
+from attnlab.shortcuts import (CASES, hint_tokens, make_shortcut_task, mask_only_probe, mean_by_group, neutral_mass,
+                               posthoc_accuracy, random_k_subsets, rationale_precision_recall, top_k_mask,
+                               uniform_over, with_answer_hint, with_neutral_prefix)
 
 
 def test_generator_plants_keys_and_labels_by_the_rule():

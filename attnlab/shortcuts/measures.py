@@ -11,6 +11,10 @@ selections, ``(N, T)`` tensors summing to 1 over real tokens):
 * :func:`posthoc_accuracy` — does the *content* the mask selects determine the label for an independent
   evaluator that was trained on random masks (and so cannot have learned the code)? Compared with the
   jointly trained model's accuracy, the gap is what the shortcut adds.
+
+:func:`one_token_probs` says what a mask model's predictor answers when shown a single token alone, and
+:func:`best_single_token_accuracy` how far the most telling single token of each input gets it.
+:mod:`attnlab.shortcuts.runs` takes all of them on a trained model at once (``measure``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import validate
+from .. import validate
 
 
 def _masks(name: str, attention: torch.Tensor) -> torch.Tensor:
@@ -92,7 +96,7 @@ def train_mask_probe(masks: torch.Tensor, labels: torch.Tensor, *, width: int | 
 
     The probe sees the mask as a vector over positions (zero-padded to ``width``) and nothing about the
     tokens. Used by :func:`mask_only_probe` (is the mask a code?) and by instance weighting
-    (:mod:`attnlab.mitigations`, which needs P(y | m)).
+    (:mod:`attnlab.shortcuts.mitigations`, which needs P(y | m)).
     """
     _masks("masks", masks)
     if len(masks) != len(labels):
@@ -157,6 +161,45 @@ def random_k_subsets(mask: torch.Tensor, k: int, generator: torch.Generator | No
     return uniform_over(top_k_mask(keys, mask, k))
 
 
+def random_k_override(k: int):
+    """An ``attention=`` override that ignores the model's own mask and hands it a uniform mask over ``k``
+    positions drawn at random among those it may select (how an EVAL-X evaluator is trained)."""
+    k = validate.integer("k", k, minimum=1)
+    return lambda weights, receivable: random_k_subsets(receivable, k)
+
+
+@torch.no_grad()
+def one_token_probs(model, tokens: torch.Tensor) -> torch.Tensor:
+    """Class probabilities ``(..., C)`` that a mask model's predictor gives each token shown *alone*
+    (a one-hot mask on it): what that token says on its own, to this predictor."""
+    validate.tensor("tokens", tokens)
+    if not hasattr(model, "predictor") or not hasattr(model, "embed"):
+        raise TypeError(f"one_token_probs takes a selector-predictor model (MaskClassifier), "
+                        f"got {type(model).__name__}")
+    model.eval()
+    return model.predictor.head(model.embed(tokens)).softmax(-1)
+
+
+def top_tokens(tokens: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
+    """``(N,)``: the token id on which each row's mask puts the most weight."""
+    validate.tensor("tokens", tokens)
+    _masks("attention", attention)
+    if tokens.shape != attention.shape:
+        raise ValueError(f"tokens {tuple(tokens.shape)} and attention {tuple(attention.shape)} differ in shape")
+    return tokens.gather(1, attention.argmax(1, keepdim=True)).squeeze(1)
+
+
+@torch.no_grad()
+def best_single_token_accuracy(evaluator, tokens: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor) -> float:
+    """Accuracy of ``evaluator`` shown, in every input, the one token it is most confident about (among the
+    tokens its mask may select): roughly what an honest one-token explanation can pass on."""
+    validate.class_labels("labels", labels, validate.n_classes_of(evaluator) or int(labels.max()) + 1, len(tokens))
+    probs = one_token_probs(evaluator, tokens)  # (N, T, C)
+    confidence = probs.max(-1).values.masked_fill(~evaluator.receivable(tokens, mask), -1)
+    chosen = probs[torch.arange(len(tokens)), confidence.argmax(1)].argmax(-1)
+    return float((chosen == labels).float().mean())
+
+
 @torch.no_grad()
 def posthoc_accuracy(evaluator, tokens: torch.Tensor, mask: torch.Tensor, attention: torch.Tensor,
                      labels: torch.Tensor, k: int) -> float:
@@ -183,7 +226,7 @@ def blackbox_posthoc_accuracy(black_box, tokens: torch.Tensor, mask: torch.Tenso
     The other tokens are deleted (order kept) rather than replaced by padding, which for the kit's
     models is the same as never having seen them.
     """
-    from .models import slice_out
+    from ..models import slice_out
 
     validate.integer("k", k, minimum=1)
     _bool_like("mask", mask, attention)
