@@ -84,7 +84,7 @@ def fit(
     ``loss_weights``, if given, is called as ``loss_weights(batch, output)`` on every training mini-batch
     (``output`` is the model's :class:`~attnlab.models.ClassifierOutput`) and returns one non-negative
     weight per example; the loss is then the weighted mean (instance weighting, see
-    :mod:`attnlab.mitigations`).
+    :mod:`attnlab.shortcuts.mitigations`).
 
     ``stop_when_perfect`` stops as soon as the dev accuracy is 1.0. No later epoch could then be restored
     (only a strictly better dev accuracy replaces the best weights), so the returned model is exactly the

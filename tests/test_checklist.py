@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 from attnlab.checklist import ITEMS, claim_anchor, items_html, run_checklist, verdict_grid  # noqa: E402
 from attnlab.data import Batch  # noqa: E402
 from attnlab.models import AttentionClassifier, MaskClassifier  # noqa: E402
-from attnlab.synthetic import make_shortcut_task  # noqa: E402
+from attnlab.shortcuts import make_shortcut_task  # noqa: E402
 from attnlab.train import fit, set_seed  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -285,7 +285,7 @@ def test_rationale_precision():
 
 
 def test_instance_weights():
-    from attnlab.mitigations import inverse_propensity_weights
+    from attnlab.shortcuts import inverse_propensity_weights
 
     assert checks.check_instance_weights(inverse_propensity_weights)
     assert not checks.check_instance_weights(lambda prior, p, y, clip: None)

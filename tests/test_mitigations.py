@@ -6,9 +6,18 @@ import torch
 import attnlab.shortcuts.mitigations as mitigations
 from attnlab.data import Batch
 from attnlab.models import AttentionClassifier, ClassifierOutput, MaskClassifier
-from attnlab.shortcuts import (OnlineMaskPropensity, explore, instance_weighting, instance_weights,
-                               inverse_propensity_weights, make_shortcut_task, model_masks, random_attention,
-                               random_attention_pretraining, random_masks_for)
+from attnlab.shortcuts import (
+    OnlineMaskPropensity,
+    explore,
+    instance_weighting,
+    instance_weights,
+    inverse_propensity_weights,
+    make_shortcut_task,
+    model_masks,
+    random_attention,
+    random_attention_pretraining,
+    random_masks_for,
+)
 from attnlab.train import fit
 
 
@@ -91,18 +100,29 @@ def test_random_attention_pretraining_freezes_each_part_in_turn(monkeypatch):
     stages = []
 
     def recording_fit(m, train, dev=None, **kwargs):
-        stages.append({"selector": any(p.requires_grad for p in m.selector.parameters()),
-                       "predictor": any(p.requires_grad for p in m.predictor.parameters()),
-                       "random masks": "attention" in (kwargs.get("forward_kwargs") or {})})
+        stages.append(
+            {
+                "selector": any(p.requires_grad for p in m.selector.parameters()),
+                "predictor": any(p.requires_grad for p in m.predictor.parameters()),
+                "random masks": "attention" in (kwargs.get("forward_kwargs") or {}),
+            }
+        )
         return fit(m, train, dev, **kwargs)
 
     monkeypatch.setattr(mitigations, "fit", recording_fit)
-    histories = random_attention_pretraining(model, task.batch, None, pretrain_epochs=1, selector_epochs=1,
-                                             finetune_epochs=1, progress=False)
-    assert list(histories) == ["predictor on random masks", "selector against the frozen predictor", "joint fine-tuning"]
-    assert stages == [{"selector": False, "predictor": True, "random masks": True},
-                      {"selector": True, "predictor": False, "random masks": False},
-                      {"selector": True, "predictor": True, "random masks": False}]
+    histories = random_attention_pretraining(
+        model, task.batch, None, pretrain_epochs=1, selector_epochs=1, finetune_epochs=1, progress=False
+    )
+    assert list(histories) == [
+        "predictor on random masks",
+        "selector against the frozen predictor",
+        "joint fine-tuning",
+    ]
+    assert stages == [
+        {"selector": False, "predictor": True, "random masks": True},
+        {"selector": True, "predictor": False, "random masks": False},
+        {"selector": True, "predictor": True, "random masks": False},
+    ]
     assert all(p.requires_grad for p in model.parameters())  # nothing left frozen afterwards
 
 
@@ -120,8 +140,10 @@ def test_random_pretraining_removes_a_code_that_joint_training_learns():
         else:
             random_attention_pretraining(model, train.batch, None, pretrain_epochs=3, selector_epochs=6, **kwargs)
         selected = model_masks(model, test.batch) > 0
-        results[variant] = (float((selected & test.neutral).any(1).float().mean()),
-                            float((selected & test.rationale).any(1).float().mean()))
+        results[variant] = (
+            float((selected & test.neutral).any(1).float().mean()),
+            float((selected & test.rationale).any(1).float().mean()),
+        )
     assert results["joint"][0] > 0.5, "joint training was expected to park the majority class on A B C D"
     assert results["random pretraining"][0] < 0.05 and results["random pretraining"][1] > 0.95
 
@@ -129,13 +151,17 @@ def test_random_pretraining_removes_a_code_that_joint_training_learns():
 def test_online_propensity_predicts_before_it_learns_and_weights_rare_combinations_up():
     masks, labels, side = coded_masks(n=4096, agreement=0.8, seed=1)
     propensity = OnlineMaskPropensity(width=4, prior=torch.tensor([0.5, 0.5]), seed=0)
-    first = propensity(Batch(torch.ones(64, 4, dtype=torch.long), torch.ones(64, 4, dtype=torch.bool), labels[:64]),
-                       ClassifierOutput(None, masks[:64], None, None))
+    first = propensity(
+        Batch(torch.ones(64, 4, dtype=torch.long), torch.ones(64, 4, dtype=torch.bool), labels[:64]),
+        ClassifierOutput(None, masks[:64], None, None),
+    )
     assert float(first.max() / first.min()) < 1.5  # an untrained propensity model: nearly equal weights
     for start in range(64, 4096, 64):
         idx = slice(start, start + 64)
-        weights = propensity(Batch(torch.ones(64, 4, dtype=torch.long), torch.ones(64, 4, dtype=torch.bool), labels[idx]),
-                             ClassifierOutput(None, masks[idx], None, None))
+        weights = propensity(
+            Batch(torch.ones(64, 4, dtype=torch.long), torch.ones(64, 4, dtype=torch.bool), labels[idx]),
+            ClassifierOutput(None, masks[idx], None, None),
+        )
     rare = side[4032:] != labels[4032:]
     assert float(weights[rare].mean()) > 2.5 * float(weights[~rare].mean())
 

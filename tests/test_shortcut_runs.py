@@ -11,10 +11,29 @@ import attnlab.shortcuts.lab as lab
 import attnlab.synthetic
 from attnlab.data import Batch, TextDataset, Vocab, encode
 from attnlab.models import AttentionClassifier, MaskClassifier
-from attnlab.shortcuts import (VARIANTS, WithMasks, best_single_token_accuracy, majority_share, make_shortcut_task,
-                               mask_only_probe, measure, model_masks, neutral_mass, one_token_probs, run_lab,
-                               seed_summary, seeded_mask_model, sentence_lab, sentence_task, task_splits,
-                               top_tokens, train_evaluator, train_on_masks, train_variant, with_neutral_prefix)
+from attnlab.shortcuts import (
+    VARIANTS,
+    WithMasks,
+    best_single_token_accuracy,
+    majority_share,
+    make_shortcut_task,
+    mask_only_probe,
+    measure,
+    model_masks,
+    neutral_mass,
+    one_token_probs,
+    run_lab,
+    seed_summary,
+    seeded_mask_model,
+    sentence_lab,
+    sentence_task,
+    task_splits,
+    top_tokens,
+    train_evaluator,
+    train_on_masks,
+    train_variant,
+    with_neutral_prefix,
+)
 from attnlab.train import accuracy, fit
 
 TINY = dict(batch_size=32, lr=3e-3)
@@ -52,8 +71,13 @@ def test_task_splits_draw_each_split_from_its_own_seed():
 
 def sentences():
     texts = ["a fine film", "dull", "a dull and long film", "fine fine"]
-    return TextDataset(texts=texts, tokens=[t.split() for t in texts], labels=[1, 0, 0, 1],
-                       label_names=("negative", "positive"), ratings=[1.0, -1.0, -1.0, 1.0])
+    return TextDataset(
+        texts=texts,
+        tokens=[t.split() for t in texts],
+        labels=[1, 0, 0, 1],
+        label_names=("negative", "positive"),
+        ratings=[1.0, -1.0, -1.0, 1.0],
+    )
 
 
 def test_sentence_task_finds_the_neutral_prefix_and_names_cases_by_class():
@@ -68,8 +92,11 @@ def test_sentence_task_finds_the_neutral_prefix_and_names_cases_by_class():
     relabelled = task.with_labels(torch.tensor([0, 0, 1, 1]))
     assert relabelled.batch.labels.tolist() == [0, 0, 1, 1] and relabelled.neutral is task.neutral
     with pytest.raises(ValueError, match="not in the vocabulary"):
-        sentence_task(encode(sentences(), Vocab.build(sentences().tokens)), Vocab.build(sentences().tokens),
-                      ("negative", "positive"))
+        sentence_task(
+            encode(sentences(), Vocab.build(sentences().tokens)),
+            Vocab.build(sentences().tokens),
+            ("negative", "positive"),
+        )
     with pytest.raises(ValueError, match="one label per input"):
         task.with_labels(torch.tensor([0, 1]))
 
@@ -97,8 +124,9 @@ def test_train_variant_joint_is_plain_fit_and_every_variant_runs(tasks):
     fit(reference, train, epochs=2, seed=5, progress=False, **TINY)
     assert same(state(model), state(reference)) and not model.training
     for variant in VARIANTS[1:]:
-        trained = train_variant(variant, seeded_mask_model(0, tasks[0].vocab, selection="hard"), train, epochs=2,
-                                seed=0, **TINY)
+        trained = train_variant(
+            variant, seeded_mask_model(0, tasks[0].vocab, selection="hard"), train, epochs=2, seed=0, **TINY
+        )
         assert not trained.training
     with pytest.raises(ValueError, match="unknown training variant"):
         train_variant("joint training", reference, train, epochs=1)
@@ -119,7 +147,8 @@ def test_train_on_masks_trains_only_the_predictor_on_the_masks_it_is_given(tasks
     assert seen and same(state(model.selector), selector) and not same(state(model.predictor), predictor)
     # the first token is always the neutral A: the predictor can only learn the prior
     assert accuracy(WithMasks(model, first_token), tasks[2].batch) == pytest.approx(
-        majority_share(tasks[2].batch.labels), abs=0.15)
+        majority_share(tasks[2].batch.labels), abs=0.15
+    )
     with pytest.raises(TypeError, match="wraps a MaskClassifier"):
         WithMasks(AttentionClassifier(10, 2), first_token)
 
@@ -136,12 +165,19 @@ def test_measure_agrees_with_the_single_measurements(tasks):
     model = train_variant("joint", seeded_mask_model(0, train.vocab), train.batch, epochs=2, **TINY)
     masks = model_masks(model, test.batch)
     row = measure(model, train, test, k=1, by_case=True, probe_seed=2)
-    assert list(row) == ["accuracy", "neutral mass", "neutral mass | X only", "neutral mass | Y only",
-                         "mask-only probe", "rationale precision@1"]
+    assert list(row) == [
+        "accuracy",
+        "neutral mass",
+        "neutral mass | X only",
+        "neutral mass | Y only",
+        "mask-only probe",
+        "rationale precision@1",
+    ]
     assert row["accuracy"] == accuracy(model, test.batch)
     assert row["neutral mass"] == pytest.approx(float(neutral_mass(masks, test.neutral).mean()))
-    assert row["mask-only probe"] == mask_only_probe(model_masks(model, train.batch), train.batch.labels, masks,
-                                                     test.batch.labels, seed=2)
+    assert row["mask-only probe"] == mask_only_probe(
+        model_masks(model, train.batch), train.batch.labels, masks, test.batch.labels, seed=2
+    )
     evaluator = train_evaluator(seeded_mask_model(1, train.vocab, head="mlp"), train.batch, k=1, epochs=1, **TINY)
     black_box = AttentionClassifier(len(train.vocab), 2).eval()
     full = measure(model, train, test, evaluator=evaluator, black_box=black_box, probe=False)
@@ -151,15 +187,26 @@ def test_measure_agrees_with_the_single_measurements(tasks):
 
 
 def test_run_lab_makes_one_reproducible_row_per_seed_and_variant(tasks):
-    options = dict(variants=["joint", "random pretraining"], model={"selection": "hard"}, label={"setting": "tiny"},
-                   epochs=2, **TINY)
+    options = dict(
+        variants=["joint", "random pretraining"],
+        model={"selection": "hard"},
+        label={"setting": "tiny"},
+        epochs=2,
+        **TINY,
+    )
     runs = run_lab(tasks, [0, 1], **options)
     table = runs.table
     assert list(table[["setting", "variant", "seed"]].itertuples(index=False, name=None)) == [
-        ("tiny", "joint", 0), ("tiny", "random pretraining", 0),
-        ("tiny", "joint", 1), ("tiny", "random pretraining", 1)]
-    assert set(runs.models) == set(runs.masks) == {("joint", 0), ("random pretraining", 0), ("joint", 1),
-                                                   ("random pretraining", 1)}
+        ("tiny", "joint", 0),
+        ("tiny", "random pretraining", 0),
+        ("tiny", "joint", 1),
+        ("tiny", "random pretraining", 1),
+    ]
+    assert (
+        set(runs.models)
+        == set(runs.masks)
+        == {("joint", 0), ("random pretraining", 0), ("joint", 1), ("random pretraining", 1)}
+    )
     assert runs.masks["joint", 1].shape == tasks[2].batch.tokens.shape
     # the row of a model is what measure says of it (probe seeded by the run's seed)
     assert table.iloc[2, 3:].to_dict() == measure(runs.models["joint", 1], tasks[0], tasks[2], probe_seed=1)
@@ -175,8 +222,9 @@ def test_run_lab_makes_one_reproducible_row_per_seed_and_variant(tasks):
 
 
 def test_seed_summary_reports_mean_and_spread_of_numeric_columns():
-    frame = pd.DataFrame({"variant": ["a", "a", "b", "b"], "seed": [0, 1, 0, 1], "note": list("wxyz"),
-                          "accuracy": [0.5, 0.7, 1.0, 1.0]})
+    frame = pd.DataFrame(
+        {"variant": ["a", "a", "b", "b"], "seed": [0, 1, 0, 1], "note": list("wxyz"), "accuracy": [0.5, 0.7, 1.0, 1.0]}
+    )
     summary = seed_summary(frame)
     assert list(summary.columns) == ["a", "b"] and list(summary.index) == ["accuracy"]
     assert summary.loc["accuracy", "a"] == "0.6 ± 0.141" and summary.loc["accuracy", "b"] == "1.0 ± 0.0"
@@ -219,7 +267,8 @@ def test_measure_columns_by_case_follow_the_task_cases():
     model = seeded_mask_model(0, task.vocab)
     row = measure(model, task, task, by_case=True, probe=False)
     assert [key for key in row if key.startswith("neutral mass |")] == [
-        f"neutral mass | {case}" for case in sorted(np.unique(task.case))]
+        f"neutral mass | {case}" for case in sorted(np.unique(task.case))
+    ]
 
 
 def test_examples_show_sequences_cases_and_labels():

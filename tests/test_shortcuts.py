@@ -6,9 +6,21 @@ import torch
 
 from attnlab.data import TextDataset
 from attnlab.models import MaskClassifier
-from attnlab.shortcuts import (CASES, hint_tokens, make_shortcut_task, mask_only_probe, mean_by_group, neutral_mass,
-                               posthoc_accuracy, random_k_subsets, rationale_precision_recall, top_k_mask,
-                               uniform_over, with_answer_hint, with_neutral_prefix)
+from attnlab.shortcuts import (
+    CASES,
+    hint_tokens,
+    make_shortcut_task,
+    mask_only_probe,
+    mean_by_group,
+    neutral_mass,
+    posthoc_accuracy,
+    random_k_subsets,
+    rationale_precision_recall,
+    top_k_mask,
+    uniform_over,
+    with_answer_hint,
+    with_neutral_prefix,
+)
 
 
 def test_generator_plants_keys_and_labels_by_the_rule():
@@ -157,9 +169,11 @@ def test_posthoc_accuracy_uses_only_the_selected_content():
         head.weight.zero_(), head.bias.zero_()
         head.weight[1] = 1.0
         head.bias[0] = 0.5
-    on_rationale = posthoc_accuracy(evaluator, task.batch.tokens, task.batch.mask,
-                                    task.rationale.float(), task.batch.labels, k=1)
-    on_neutral = posthoc_accuracy(evaluator, task.batch.tokens, task.batch.mask,
-                                  task.neutral.float(), task.batch.labels, k=1)
+    on_rationale = posthoc_accuracy(
+        evaluator, task.batch.tokens, task.batch.mask, task.rationale.float(), task.batch.labels, k=1
+    )
+    on_neutral = posthoc_accuracy(
+        evaluator, task.batch.tokens, task.batch.mask, task.neutral.float(), task.batch.labels, k=1
+    )
     assert on_rationale == 1.0
     assert on_neutral == pytest.approx(float((task.batch.labels == 0).float().mean()))

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import torch
 
-from ..mitigations import inverse_propensity_weights
+from ..shortcuts import inverse_propensity_weights
 from .framework import Outcome, as_tensor, attempt, compare, run_check
 
 __all__ = ["check_instance_weights"]

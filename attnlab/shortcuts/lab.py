@@ -66,7 +66,7 @@ class ShortcutTask:
     def __len__(self) -> int:
         return len(self.batch)
 
-    def __getitem__(self, index) -> "ShortcutTask":
+    def __getitem__(self, index) -> ShortcutTask:
         idx = torch.arange(len(self))[index] if isinstance(index, slice) else torch.as_tensor(index)
         sub = self.batch[idx]
         width = sub.tokens.shape[1]
@@ -78,11 +78,15 @@ class ShortcutTask:
         import pandas as pd
 
         first = self[torch.arange(min(validate.integer("n", n, minimum=1), len(self)))]
-        return pd.DataFrame({"sequence": [" ".join(self.vocab.decode(t)) for t in first.batch.tokens],
-                             "keys present" if self.rule else "class": first.case,
-                             f"label ({self.rule})" if self.rule else "label": first.batch.labels.numpy()})
+        return pd.DataFrame(
+            {
+                "sequence": [" ".join(self.vocab.decode(t)) for t in first.batch.tokens],
+                "keys present" if self.rule else "class": first.case,
+                f"label ({self.rule})" if self.rule else "label": first.batch.labels.numpy(),
+            }
+        )
 
-    def with_labels(self, labels: torch.Tensor) -> "ShortcutTask":
+    def with_labels(self, labels: torch.Tensor) -> ShortcutTask:
         """The same inputs with other labels (e.g. a black box's predictions, which an explainer must reproduce);
         ``case`` still describes the inputs as before."""
         labels = torch.as_tensor(labels)
@@ -107,9 +111,17 @@ def shortcut_vocab(filler_types: int = 50, neutral=NEUTRAL_TOKENS, key_types: in
     return Vocab.build([], extra=[*neutral, *x_names, *y_names, *(f"f{i}" for i in range(filler_types))])
 
 
-def make_shortcut_task(n: int, rule: str = "xor", *, cases=CASES, n_filler: int = 12,
-                       filler_types: int = 50, neutral=NEUTRAL_TOKENS, key_types: int = 1,
-                       seed: int = 0) -> ShortcutTask:
+def make_shortcut_task(
+    n: int,
+    rule: str = "xor",
+    *,
+    cases=CASES,
+    n_filler: int = 12,
+    filler_types: int = 50,
+    neutral=NEUTRAL_TOKENS,
+    key_types: int = 1,
+    seed: int = 0,
+) -> ShortcutTask:
     """Generate ``n`` sequences ``neutral + filler`` with keys planted, labelled by ``rule``.
 
     ``cases`` lists which key combinations occur ("none", "X only", "Y only", "both"), each equally
@@ -144,9 +156,15 @@ def make_shortcut_task(n: int, rule: str = "xor", *, cases=CASES, n_filler: int 
     for i in range(n):  # generation only: two positions per sequence
         slots = n_neutral + rng.choice(n_filler, size=2, replace=False)
         if has_x[i]:
-            tokens[i, slots[0]], rationale[i, slots[0]] = x_ids[rng.integers(key_types)] if key_types > 1 else x_ids[0], True
+            tokens[i, slots[0]], rationale[i, slots[0]] = (
+                x_ids[rng.integers(key_types)] if key_types > 1 else x_ids[0],
+                True,
+            )
         if has_y[i]:
-            tokens[i, slots[1]], rationale[i, slots[1]] = y_ids[rng.integers(key_types)] if key_types > 1 else y_ids[0], True
+            tokens[i, slots[1]], rationale[i, slots[1]] = (
+                y_ids[rng.integers(key_types)] if key_types > 1 else y_ids[0],
+                True,
+            )
     labels = LABEL_RULES[rule](has_x, has_y).astype(np.int64)
     neutral_pos = np.zeros((n, length), dtype=bool)
     neutral_pos[:, :n_neutral] = True
@@ -174,8 +192,10 @@ def sentence_task(batch: Batch, vocab: Vocab, label_names, neutral=NEUTRAL_PREFI
         raise ValueError(f"label {int(batch.labels.max())} has no name: got the names {label_names}")
     missing = [token for token in neutral if token not in vocab]
     if missing:
-        raise ValueError(f"the neutral tokens {missing} are not in the vocabulary: build it from sentences that "
-                         "carry them (see with_neutral_prefix)")
+        raise ValueError(
+            f"the neutral tokens {missing} are not in the vocabulary: build it from sentences that "
+            "carry them (see with_neutral_prefix)"
+        )
     on_neutral = torch.isin(batch.tokens, torch.tensor(vocab.encode(list(neutral)))) & batch.mask
     case = np.asarray(label_names, dtype=object)[batch.labels.numpy()]
     return ShortcutTask(batch, vocab, on_neutral, None, case, None)
@@ -206,8 +226,9 @@ def sentence_lab(parts, *, seed: int = 0, neutral=NEUTRAL_PREFIX) -> SentenceLab
 
 def _check_neutral(tokens) -> None:
     if isinstance(tokens, str) or not tokens or not all(isinstance(t, str) and t and " " not in t for t in tokens):
-        raise ValueError(f"neutral tokens must be a non-empty list of single tokens (strings without spaces), "
-                         f"got {tokens!r}")
+        raise ValueError(
+            f"neutral tokens must be a non-empty list of single tokens (strings without spaces), got {tokens!r}"
+        )
 
 
 def with_neutral_prefix(dataset: TextDataset, prefix=NEUTRAL_PREFIX) -> TextDataset:
@@ -221,7 +242,9 @@ def with_neutral_prefix(dataset: TextDataset, prefix=NEUTRAL_PREFIX) -> TextData
     return TextDataset(
         texts=[" ".join(prefix) + " " + t for t in dataset.texts],
         tokens=[list(prefix) + toks for toks in dataset.tokens],
-        labels=dataset.labels, label_names=dataset.label_names, ratings=dataset.ratings,
+        labels=dataset.labels,
+        label_names=dataset.label_names,
+        ratings=dataset.ratings,
     )
 
 
@@ -243,9 +266,13 @@ def with_answer_hint(dataset: TextDataset) -> TextDataset:
     hints = hint_tokens(dataset.label_names)
     bad = [label for label in dataset.labels if not 0 <= int(label) < len(hints)]
     if bad:
-        raise ValueError(f"label {bad[0]} has no name: the dataset names {len(hints)} classes {list(dataset.label_names)}")
+        raise ValueError(
+            f"label {bad[0]} has no name: the dataset names {len(hints)} classes {list(dataset.label_names)}"
+        )
     return TextDataset(
         texts=[f"{hints[label]} {text}" for label, text in zip(dataset.labels, dataset.texts)],
         tokens=[[hints[label]] + toks for label, toks in zip(dataset.labels, dataset.tokens)],
-        labels=dataset.labels, label_names=dataset.label_names, ratings=dataset.ratings,
+        labels=dataset.labels,
+        label_names=dataset.label_names,
+        ratings=dataset.ratings,
     )

@@ -41,7 +41,9 @@ def _masks(name: str, attention: torch.Tensor) -> torch.Tensor:
 def _bool_like(name: str, value: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     validate.tensor(name, value)
     if value.shape != like.shape or value.dtype != torch.bool:
-        raise ValueError(f"{name} must be a bool tensor of shape {tuple(like.shape)}, got {value.dtype} {tuple(value.shape)}")
+        raise ValueError(
+            f"{name} must be a bool tensor of shape {tuple(like.shape)}, got {value.dtype} {tuple(value.shape)}"
+        )
     return value
 
 
@@ -73,8 +75,9 @@ def top_k_mask(attention: torch.Tensor, mask: torch.Tensor, k: int) -> torch.Ten
     return torch.zeros_like(mask).scatter(1, top, True) & mask
 
 
-def rationale_precision_recall(attention: torch.Tensor, rationale: torch.Tensor, mask: torch.Tensor,
-                               k: int) -> tuple[float, float]:
+def rationale_precision_recall(
+    attention: torch.Tensor, rationale: torch.Tensor, mask: torch.Tensor, k: int
+) -> tuple[float, float]:
     """Precision@k and recall@k of the mask's top k positions against the planted rationale.
 
     Averaged over the sequences that have a rationale (sequences without one have nothing to find).
@@ -90,8 +93,15 @@ def rationale_precision_recall(attention: torch.Tensor, rationale: torch.Tensor,
     return float(precision[has].mean()), float(recall[has].mean())
 
 
-def train_mask_probe(masks: torch.Tensor, labels: torch.Tensor, *, width: int | None = None, hidden: int = 64,
-                     steps: int = 300, seed: int = 0):
+def train_mask_probe(
+    masks: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    width: int | None = None,
+    hidden: int = 64,
+    steps: int = 300,
+    seed: int = 0,
+):
     """Train a small MLP that predicts the label from a mask alone; returns ``probs(masks) -> (N, C)``.
 
     The probe sees the mask as a vector over positions (zero-padded to ``width``) and nothing about the
@@ -131,8 +141,16 @@ def train_mask_probe(masks: torch.Tensor, labels: torch.Tensor, *, width: int | 
     return probs
 
 
-def mask_only_probe(train_masks: torch.Tensor, train_labels: torch.Tensor, test_masks: torch.Tensor,
-                    test_labels: torch.Tensor, *, hidden: int = 64, steps: int = 300, seed: int = 0) -> float:
+def mask_only_probe(
+    train_masks: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_masks: torch.Tensor,
+    test_labels: torch.Tensor,
+    *,
+    hidden: int = 64,
+    steps: int = 300,
+    seed: int = 0,
+) -> float:
     """Held-out accuracy of a small MLP that predicts the label from the mask alone.
 
     Chance level is the majority-class share; a probe far above it means the mask encodes the label
@@ -174,8 +192,9 @@ def one_token_probs(model, tokens: torch.Tensor) -> torch.Tensor:
     (a one-hot mask on it): what that token says on its own, to this predictor."""
     validate.tensor("tokens", tokens)
     if not hasattr(model, "predictor") or not hasattr(model, "embed"):
-        raise TypeError(f"one_token_probs takes a selector-predictor model (MaskClassifier), "
-                        f"got {type(model).__name__}")
+        raise TypeError(
+            f"one_token_probs takes a selector-predictor model (MaskClassifier), got {type(model).__name__}"
+        )
     model.eval()
     return model.predictor.head(model.embed(tokens)).softmax(-1)
 
@@ -201,8 +220,9 @@ def best_single_token_accuracy(evaluator, tokens: torch.Tensor, mask: torch.Tens
 
 
 @torch.no_grad()
-def posthoc_accuracy(evaluator, tokens: torch.Tensor, mask: torch.Tensor, attention: torch.Tensor,
-                     labels: torch.Tensor, k: int) -> float:
+def posthoc_accuracy(
+    evaluator, tokens: torch.Tensor, mask: torch.Tensor, attention: torch.Tensor, labels: torch.Tensor, k: int
+) -> float:
     """Accuracy of an independent ``evaluator`` that sees only the top-k positions of ``attention``.
 
     The evaluator is a mask model whose predictor was trained on random k-subsets (see
@@ -218,8 +238,9 @@ def posthoc_accuracy(evaluator, tokens: torch.Tensor, mask: torch.Tensor, attent
 
 
 @torch.no_grad()
-def blackbox_posthoc_accuracy(black_box, tokens: torch.Tensor, mask: torch.Tensor, attention: torch.Tensor,
-                              k: int) -> float:
+def blackbox_posthoc_accuracy(
+    black_box, tokens: torch.Tensor, mask: torch.Tensor, attention: torch.Tensor, k: int
+) -> float:
     """L2X's post-hoc accuracy: how often the ``black_box``, fed only the top-k positions of ``attention``,
     predicts the same class as on the full input.
 

@@ -43,7 +43,9 @@ from ..train import History, fit
 from .measures import random_k_override, train_mask_probe
 
 
-def random_attention(mask: torch.Tensor, *, scale: float = 2.0, generator: torch.Generator | None = None) -> torch.Tensor:
+def random_attention(
+    mask: torch.Tensor, *, scale: float = 2.0, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Random attention distributions over the real tokens, drawn independently of the input.
 
     ``softmax(scale · z)`` with z ~ N(0, 1) per position: ``scale`` sets how peaked they are (0 gives
@@ -85,9 +87,17 @@ def _set_trainable(module: torch.nn.Module, trainable: bool) -> None:
         parameter.requires_grad_(trainable)
 
 
-def random_attention_pretraining(model: MaskClassifier, train: Batch, dev: Batch | None = None, *,
-                                 pretrain_epochs: int = 10, selector_epochs: int = 10, finetune_epochs: int = 0,
-                                 scale: float = 2.0, **fit_kwargs) -> dict[str, History]:
+def random_attention_pretraining(
+    model: MaskClassifier,
+    train: Batch,
+    dev: Batch | None = None,
+    *,
+    pretrain_epochs: int = 10,
+    selector_epochs: int = 10,
+    finetune_epochs: int = 0,
+    scale: float = 2.0,
+    **fit_kwargs,
+) -> dict[str, History]:
     """Train ``model`` in the order of the mitigation: predictor on random masks → selector against the
     frozen predictor → (optionally) both together for ``finetune_epochs``.
 
@@ -103,14 +113,20 @@ def random_attention_pretraining(model: MaskClassifier, train: Batch, dev: Batch
     _set_trainable(model.selector, False)
     try:
         histories["predictor on random masks"] = fit(
-            model, train, dev, epochs=pretrain_epochs,
-            forward_kwargs={"attention": random_masks_for(model, scale=scale)}, **fit_kwargs)
+            model,
+            train,
+            dev,
+            epochs=pretrain_epochs,
+            forward_kwargs={"attention": random_masks_for(model, scale=scale)},
+            **fit_kwargs,
+        )
     finally:
         _set_trainable(model.selector, True)
     _set_trainable(model.predictor, False)
     try:
-        histories["selector against the frozen predictor"] = fit(model, train, dev, epochs=selector_epochs,
-                                                                 **fit_kwargs)
+        histories["selector against the frozen predictor"] = fit(
+            model, train, dev, epochs=selector_epochs, **fit_kwargs
+        )
     finally:
         _set_trainable(model.predictor, True)
     if finetune_epochs:
@@ -118,8 +134,9 @@ def random_attention_pretraining(model: MaskClassifier, train: Batch, dev: Batch
     return histories
 
 
-def instance_weights(masks: torch.Tensor, labels: torch.Tensor, *, clip: float = 0.05, seed: int = 0,
-                     probe_steps: int = 200) -> torch.Tensor:
+def instance_weights(
+    masks: torch.Tensor, labels: torch.Tensor, *, clip: float = 0.05, seed: int = 0, probe_steps: int = 200
+) -> torch.Tensor:
     """Weights w_i = P(y_i) / P̂(y_i | m_i), cross-fitted, clipped and normalised to mean 1.
 
     In the weighted data the masks carry no information about the labels (see the module docstring for
@@ -140,7 +157,7 @@ def instance_weights(masks: torch.Tensor, labels: torch.Tensor, *, clip: float =
     n_classes = int(labels.max()) + 1
     prior = torch.bincount(labels, minlength=n_classes).float() / n
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    folds = (order[: n // 2], order[n // 2:])
+    folds = (order[: n // 2], order[n // 2 :])
     p_label_given_mask = torch.empty(n)
     for fit_on, score in (folds, folds[::-1]):
         probs = train_mask_probe(masks[fit_on], labels[fit_on], width=masks.shape[1], steps=probe_steps, seed=seed)
@@ -161,22 +178,37 @@ class OnlineMaskPropensity:
     Called as ``loss_weights(batch, output)`` by :func:`~attnlab.train.fit`.
     """
 
-    def __init__(self, width: int, prior: torch.Tensor, *, clip: float = 0.05, hidden: int = 32,
-                 lr: float = 1e-2, updates: int = 1, seed: int = 0):
+    def __init__(
+        self,
+        width: int,
+        prior: torch.Tensor,
+        *,
+        clip: float = 0.05,
+        hidden: int = 32,
+        lr: float = 1e-2,
+        updates: int = 1,
+        seed: int = 0,
+    ):
         validate.integer("width", width, minimum=1)
         _check_clip(clip)
         validate.integer("hidden", hidden, minimum=1)
         validate.number("lr", lr, minimum=0.0, strict_minimum=True)
         validate.integer("updates", updates, minimum=0)
         validate.tensor("prior", prior)
-        if prior.dim() != 1 or len(prior) < 2 or not bool(torch.isfinite(prior).all()) or bool((prior < 0).any()) \
-                or abs(float(prior.sum()) - 1) > 1e-4:
+        if (
+            prior.dim() != 1
+            or len(prior) < 2
+            or not bool(torch.isfinite(prior).all())
+            or bool((prior < 0).any())
+            or abs(float(prior.sum()) - 1) > 1e-4
+        ):
             raise ValueError(f"prior must be a probability vector over >= 2 classes, got {prior.tolist()}")
         self.width, self.prior, self.clip, self.updates = width, prior.float(), clip, updates
         generator_state = torch.random.get_rng_state()
         torch.manual_seed(seed)  # the probe's initial weights, without disturbing the training RNG
-        self.probe = torch.nn.Sequential(torch.nn.Linear(width, hidden), torch.nn.ReLU(),
-                                         torch.nn.Linear(hidden, len(prior)))
+        self.probe = torch.nn.Sequential(
+            torch.nn.Linear(width, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, len(prior))
+        )
         torch.random.set_rng_state(generator_state)
         self.optimiser = torch.optim.Adam(self.probe.parameters(), lr=lr)
 
@@ -194,8 +226,9 @@ class OnlineMaskPropensity:
         return inverse_propensity_weights(self.prior, p_label, batch.labels, self.clip)
 
 
-def inverse_propensity_weights(prior: torch.Tensor, p_label_given_mask: torch.Tensor, labels: torch.Tensor,
-                               clip: float) -> torch.Tensor:
+def inverse_propensity_weights(
+    prior: torch.Tensor, p_label_given_mask: torch.Tensor, labels: torch.Tensor, clip: float
+) -> torch.Tensor:
     """w_i = P(y_i) / max(P̂(y_i | m_i), clip), normalised to mean 1."""
     _check_clip(clip)
     validate.finite("p_label_given_mask", p_label_given_mask)
@@ -230,9 +263,17 @@ def explore(model: MaskClassifier, rate: float, *, scale: float = 10.0):
     return override
 
 
-def instance_weighting(model: MaskClassifier, train: Batch, dev: Batch | None = None, *, epochs: int = 10,
-                       clip: float = 0.02, exploration: float = 0.5, propensity_updates: int = 3,
-                       **fit_kwargs) -> History:
+def instance_weighting(
+    model: MaskClassifier,
+    train: Batch,
+    dev: Batch | None = None,
+    *,
+    epochs: int = 10,
+    clip: float = 0.02,
+    exploration: float = 0.5,
+    propensity_updates: int = 3,
+    **fit_kwargs,
+) -> History:
     """Joint training with every mini-batch re-weighted so that, in the weighted data, masks and labels
     are independent (weights from an :class:`OnlineMaskPropensity` that follows the changing masks),
     with a share ``exploration`` of random masks to keep every mask possible under every label
@@ -244,7 +285,15 @@ def instance_weighting(model: MaskClassifier, train: Batch, dev: Batch | None = 
     validate.integer("propensity_updates", propensity_updates, minimum=0)
     n_classes = int(train.labels.max()) + 1
     prior = torch.bincount(train.labels, minlength=n_classes).float() / len(train)
-    propensity = OnlineMaskPropensity(train.tokens.shape[1], prior, clip=clip, updates=propensity_updates,
-                                      seed=fit_kwargs.get("seed", 0))
-    return fit(model, train, dev, epochs=epochs, loss_weights=propensity,
-               forward_kwargs={"attention": explore(model, exploration)}, **fit_kwargs)
+    propensity = OnlineMaskPropensity(
+        train.tokens.shape[1], prior, clip=clip, updates=propensity_updates, seed=fit_kwargs.get("seed", 0)
+    )
+    return fit(
+        model,
+        train,
+        dev,
+        epochs=epochs,
+        loss_weights=propensity,
+        forward_kwargs={"attention": explore(model, exploration)},
+        **fit_kwargs,
+    )

@@ -24,8 +24,8 @@ model to hand it such masks; an override that received the tokens would make the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import pandas as pd
 import torch
@@ -36,8 +36,15 @@ from ..data import Batch
 from ..models import MaskClassifier
 from ..train import accuracy, fit, set_seed
 from .lab import ShortcutTask
-from .measures import (blackbox_posthoc_accuracy, mask_only_probe, mean_by_group, neutral_mass, posthoc_accuracy,
-                       random_k_override, rationale_precision_recall)
+from .measures import (
+    blackbox_posthoc_accuracy,
+    mask_only_probe,
+    mean_by_group,
+    neutral_mass,
+    posthoc_accuracy,
+    random_k_override,
+    rationale_precision_recall,
+)
 from .mitigations import explore, instance_weighting, random_attention_pretraining
 
 #: Every training procedure of the lab, by name (:func:`train_variant`).
@@ -51,9 +58,19 @@ def seeded_mask_model(seed: int, vocab, **config) -> MaskClassifier:
     return MaskClassifier(len(vocab), **config)
 
 
-def train_variant(variant: str, model: MaskClassifier, train: Batch, dev: Batch | None = None, *, epochs: int,
-                  joint_epochs: int | None = None, pretrain_epochs: int | None = None,
-                  selector_epochs: int | None = None, seed: int = 0, **fit_kwargs) -> MaskClassifier:
+def train_variant(
+    variant: str,
+    model: MaskClassifier,
+    train: Batch,
+    dev: Batch | None = None,
+    *,
+    epochs: int,
+    joint_epochs: int | None = None,
+    pretrain_epochs: int | None = None,
+    selector_epochs: int | None = None,
+    seed: int = 0,
+    **fit_kwargs,
+) -> MaskClassifier:
     """Train ``model`` by one of the lab's procedures (:data:`VARIANTS`) and return it in eval mode.
 
     ``epochs`` is the budget of instance weighting and its ablations; joint training uses
@@ -69,8 +86,14 @@ def train_variant(variant: str, model: MaskClassifier, train: Batch, dev: Batch 
     if variant == "joint":
         fit(model, train, dev, epochs=joint_epochs or epochs, **fit_kwargs)
     elif variant == "random pretraining":
-        random_attention_pretraining(model, train, dev, pretrain_epochs=pretrain_epochs or max(1, epochs // 2),
-                                     selector_epochs=selector_epochs or epochs, **fit_kwargs)
+        random_attention_pretraining(
+            model,
+            train,
+            dev,
+            pretrain_epochs=pretrain_epochs or max(1, epochs // 2),
+            selector_epochs=selector_epochs or epochs,
+            **fit_kwargs,
+        )
     elif variant == "instance weighting":
         instance_weighting(model, train, dev, epochs=epochs, **fit_kwargs)
     elif variant == "exploration only":  # ablation: random masks, no weights
@@ -101,19 +124,27 @@ class WithMasks(nn.Module):
         return self.model(tokens, mask, attention=self.mask_fn(tokens, mask), **kwargs)
 
 
-def train_on_masks(model: MaskClassifier, train: Batch, mask_fn, *, epochs: int, seed: int = 0,
-                   **fit_kwargs) -> MaskClassifier:
+def train_on_masks(
+    model: MaskClassifier, train: Batch, mask_fn, *, epochs: int, seed: int = 0, **fit_kwargs
+) -> MaskClassifier:
     """Train the predictor of ``model`` on the masks ``mask_fn(tokens, mask)`` (see :class:`WithMasks`)."""
     fit(WithMasks(model, mask_fn), train, epochs=epochs, seed=seed, **{"progress": False, **fit_kwargs})
     return model.eval()
 
 
-def train_evaluator(model: MaskClassifier, train: Batch, k: int, *, epochs: int, seed: int = 0,
-                    **fit_kwargs) -> MaskClassifier:
+def train_evaluator(
+    model: MaskClassifier, train: Batch, k: int, *, epochs: int, seed: int = 0, **fit_kwargs
+) -> MaskClassifier:
     """Train ``model`` as an independent evaluator (EVAL-X): on uniform masks over ``k`` positions drawn at
     random, independently of the input, so it learns what content says and cannot know any code."""
-    fit(model, train, epochs=epochs, seed=seed, forward_kwargs={"attention": random_k_override(k)},
-        **{"progress": False, **fit_kwargs})
+    fit(
+        model,
+        train,
+        epochs=epochs,
+        seed=seed,
+        forward_kwargs={"attention": random_k_override(k)},
+        **{"progress": False, **fit_kwargs},
+    )
     return model.eval()
 
 
@@ -129,15 +160,26 @@ def model_masks(model: MaskClassifier, data: Batch, batch_size: int = 512) -> to
     width = data.tokens.shape[1]
     parts = []
     for start in range(0, len(data), batch_size):
-        part = data[start:start + batch_size]
+        part = data[start : start + batch_size]
         masks = model.mask_of(part.tokens, part.mask)
         parts.append(torch.nn.functional.pad(masks, (0, width - masks.shape[1])))
     return torch.cat(parts)
 
 
-def measure(model: MaskClassifier, train: ShortcutTask, test: ShortcutTask, *, k: int = 1, evaluator=None,
-            black_box=None, by_case: bool = False, probe: bool = True, probe_rows: int | None = None,
-            probe_seed: int = 0, masks: torch.Tensor | None = None) -> dict[str, float]:
+def measure(
+    model: MaskClassifier,
+    train: ShortcutTask,
+    test: ShortcutTask,
+    *,
+    k: int = 1,
+    evaluator=None,
+    black_box=None,
+    by_case: bool = False,
+    probe: bool = True,
+    probe_rows: int | None = None,
+    probe_seed: int = 0,
+    masks: torch.Tensor | None = None,
+) -> dict[str, float]:
     """The shortcut measurements of a trained mask model (see the module docstring), as one table row.
 
     The mask-only probe learns from the masks of ``train`` (its first ``probe_rows`` inputs, if given)
@@ -146,8 +188,9 @@ def measure(model: MaskClassifier, train: ShortcutTask, test: ShortcutTask, *, k
     """
     for name, task in (("train", train), ("test", test)):
         if not isinstance(task, ShortcutTask):
-            raise TypeError(f"{name} must be a ShortcutTask (make_shortcut_task or sentence_task), "
-                            f"got {type(task).__name__}")
+            raise TypeError(
+                f"{name} must be a ShortcutTask (make_shortcut_task or sentence_task), got {type(task).__name__}"
+            )
     k = validate.integer("k", k, minimum=1)
     data = test.batch
     masks = model_masks(model, data) if masks is None else masks
@@ -156,9 +199,10 @@ def measure(model: MaskClassifier, train: ShortcutTask, test: ShortcutTask, *, k
     if by_case:
         row.update({f"neutral mass | {case}": float(v) for case, v in mean_by_group(mass, test.case).items()})
     if probe:
-        seen = train if probe_rows is None else train[:validate.integer("probe_rows", probe_rows, minimum=1)]
-        row["mask-only probe"] = mask_only_probe(model_masks(model, seen.batch), seen.batch.labels, masks,
-                                                 data.labels, seed=probe_seed)
+        seen = train if probe_rows is None else train[: validate.integer("probe_rows", probe_rows, minimum=1)]
+        row["mask-only probe"] = mask_only_probe(
+            model_masks(model, seen.batch), seen.batch.labels, masks, data.labels, seed=probe_seed
+        )
     if test.rationale is not None:
         row[f"rationale precision@{k}"] = rationale_precision_recall(masks, test.rationale, data.mask, k)[0]
     if evaluator is not None:
@@ -178,9 +222,22 @@ class LabRuns:
     masks: dict = field(default_factory=dict)
 
 
-def run_lab(tasks, seeds, *, variants=("joint",), model: dict | None = None, label: dict | None = None, k: int = 1,
-            evaluator=None, black_box=None, by_case: bool = False, probe: bool = True, probe_rows: int | None = None,
-            probe_seed: int | None = None, **training) -> LabRuns:
+def run_lab(
+    tasks,
+    seeds,
+    *,
+    variants=("joint",),
+    model: dict | None = None,
+    label: dict | None = None,
+    k: int = 1,
+    evaluator=None,
+    black_box=None,
+    by_case: bool = False,
+    probe: bool = True,
+    probe_rows: int | None = None,
+    probe_seed: int | None = None,
+    **training,
+) -> LabRuns:
     """Train one model per seed and variant on ``tasks`` = (train, dev, test) or (train, test), and measure it.
 
     Every model starts from :func:`seeded_mask_model` with the constructor arguments ``model`` and its
@@ -190,8 +247,12 @@ def run_lab(tasks, seeds, *, variants=("joint",), model: dict | None = None, lab
     row (e.g. ``{"setting": "XOR, linear head"}``).
     """
     tasks = list(tasks)
-    if len(tasks) not in (2, 3) or not all(isinstance(t, ShortcutTask) for t in tasks if t is not None) \
-            or tasks[0] is None or tasks[-1] is None:
+    if (
+        len(tasks) not in (2, 3)
+        or not all(isinstance(t, ShortcutTask) for t in tasks if t is not None)
+        or tasks[0] is None
+        or tasks[-1] is None
+    ):
         raise ValueError("tasks must be (train, dev, test) or (train, test) ShortcutTasks (dev may be None)")
     train, dev, test = tasks if len(tasks) == 3 else (tasks[0], None, tasks[1])
     seeds = [validate.integer("seed", seed, minimum=0) for seed in seeds]
@@ -207,17 +268,33 @@ def run_lab(tasks, seeds, *, variants=("joint",), model: dict | None = None, lab
             net = seeded_mask_model(seed, train.vocab, **(model or {}))
             train_variant(variant, net, train.batch, None if dev is None else dev.batch, seed=seed, **training)
             masks = model_masks(net, test.batch)
-            rows.append({**(label or {}), "variant": variant, "seed": seed,
-                         **measure(net, train, test, k=k, evaluator=evaluator, black_box=black_box, by_case=by_case,
-                                   probe=probe, probe_rows=probe_rows,
-                                   probe_seed=seed if probe_seed is None else probe_seed, masks=masks)})
+            rows.append(
+                {
+                    **(label or {}),
+                    "variant": variant,
+                    "seed": seed,
+                    **measure(
+                        net,
+                        train,
+                        test,
+                        k=k,
+                        evaluator=evaluator,
+                        black_box=black_box,
+                        by_case=by_case,
+                        probe=probe,
+                        probe_rows=probe_rows,
+                        probe_seed=seed if probe_seed is None else probe_seed,
+                        masks=masks,
+                    ),
+                }
+            )
             runs.models[variant, seed], runs.masks[variant, seed] = net, masks
     runs.table = pd.DataFrame(rows)
     return runs
 
 
 def seed_summary(frame: pd.DataFrame, by="variant", digits: int = 3) -> pd.DataFrame:
-    """"mean ± standard deviation" over the seeds of every measurement, one column per group of ``by``."""
+    """ "mean ± standard deviation" over the seeds of every measurement, one column per group of ``by``."""
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"seed_summary takes a DataFrame (e.g. run_lab(...).table), got {type(frame).__name__}")
     by = [by] if isinstance(by, str) else list(by)
@@ -238,5 +315,17 @@ def majority_share(labels: torch.Tensor) -> float:
     return float(torch.bincount(labels).max()) / labels.numel()
 
 
-__all__ = ["VARIANTS", "LabRuns", "WithMasks", "majority_share", "measure", "model_masks", "run_lab",
-           "seed_summary", "seeded_mask_model", "train_evaluator", "train_on_masks", "train_variant"]
+__all__ = [
+    "VARIANTS",
+    "LabRuns",
+    "WithMasks",
+    "majority_share",
+    "measure",
+    "model_masks",
+    "run_lab",
+    "seed_summary",
+    "seeded_mask_model",
+    "train_evaluator",
+    "train_on_masks",
+    "train_variant",
+]
