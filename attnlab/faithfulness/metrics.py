@@ -45,6 +45,23 @@ def _drops_over_fractions(model, tokens, mask, weights, fractions, keep_only, op
     return _prob_of(full, target)[None] - _prob_of(probs, target.repeat(F)).reshape(F, -1), probs, target
 
 
+def _mean_drop(model, tokens, mask, weights, fractions, keep_only, operator, target, chunk_size):
+    """Comprehensiveness (``keep_only=False``: the top tokens removed) or sufficiency (``True``: only they
+    kept): the drop of f(x)_ŷ averaged over ``fractions``, checked, on the model's device, returned on the
+    device of ``tokens``."""
+    check_padded(tokens, mask)
+    _check_weights({"weights": weights}, mask)
+    fractions = validate.fractions("fractions", fractions)
+    _check_operator_and_chunk(operator, chunk_size)
+    _check_target(model, target, tokens)
+    given_on = tokens.device
+    tokens, mask, weights, target = to_device((tokens, mask, weights, target), model_device(model, tokens))
+    drops, _, _ = _drops_over_fractions(
+        model, tokens, mask, weights, fractions, keep_only, operator, target, chunk_size
+    )
+    return drops.mean(0).to(given_on)
+
+
 def comprehensiveness(
     model,
     tokens,
@@ -58,15 +75,7 @@ def comprehensiveness(
 ) -> torch.Tensor:
     """Per sentence, the mean drop of f_ŷ when the top 5/10/20/50% tokens are removed (higher = the
     explanation found tokens the model needs). At least one token always stays."""
-    check_padded(tokens, mask)
-    _check_weights({"weights": weights}, mask)
-    fractions = validate.fractions("fractions", fractions)
-    _check_operator_and_chunk(operator, chunk_size)
-    _check_target(model, target, tokens)
-    given_on = tokens.device
-    tokens, mask, weights, target = to_device((tokens, mask, weights, target), model_device(model, tokens))
-    drops, _, _ = _drops_over_fractions(model, tokens, mask, weights, fractions, False, operator, target, chunk_size)
-    return drops.mean(0).to(given_on)
+    return _mean_drop(model, tokens, mask, weights, fractions, False, operator, target, chunk_size)
 
 
 def sufficiency(
@@ -82,15 +91,7 @@ def sufficiency(
 ) -> torch.Tensor:
     """Per sentence, the mean drop of f_ŷ when *only* the top 50/20/10/5% tokens are kept (lower = the
     selected tokens suffice on their own)."""
-    check_padded(tokens, mask)
-    _check_weights({"weights": weights}, mask)
-    fractions = validate.fractions("fractions", fractions)
-    _check_operator_and_chunk(operator, chunk_size)
-    _check_target(model, target, tokens)
-    given_on = tokens.device
-    tokens, mask, weights, target = to_device((tokens, mask, weights, target), model_device(model, tokens))
-    drops, _, _ = _drops_over_fractions(model, tokens, mask, weights, fractions, True, operator, target, chunk_size)
-    return drops.mean(0).to(given_on)
+    return _mean_drop(model, tokens, mask, weights, fractions, True, operator, target, chunk_size)
 
 
 def auc_tp(

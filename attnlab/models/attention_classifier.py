@@ -29,7 +29,15 @@ from torch import nn
 
 from .. import validate
 from ..interventions import apply_override
-from .base import AttentionOverride, ClassifierOutput, RemovalMixin, _check_attention, check_inputs, masked_softmax
+from .base import (
+    AttentionOverride,
+    ClassifierOutput,
+    RemovalMixin,
+    _check_attention,
+    check_inputs,
+    masked_softmax,
+    word_embedding,
+)
 
 ENCODERS = ("bilstm", "cnn")
 ATTENTIONS = ("additive", "dot")
@@ -100,10 +108,7 @@ class AttentionClassifier(RemovalMixin, nn.Module):
             dropout=dropout,
             freeze_embeddings=freeze_embeddings,
         )
-        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
-        if embeddings is not None:
-            self.embedding.weight.data.copy_(embeddings)
-        self.embedding.weight.requires_grad_(not freeze_embeddings)
+        self.embedding = word_embedding(vocab_size, embed_dim, embeddings, freeze_embeddings)
         if encoder == "bilstm":
             self.lstm = nn.LSTM(embed_dim, hidden_dim, batch_first=True, bidirectional=True)
             self.value_dim = 2 * hidden_dim

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from .. import validate
 from ..data import check_padded
@@ -139,3 +140,13 @@ def _check_attention(weights: torch.Tensor, receivable: torch.Tensor) -> None:
         raise ValueError("the given attention has negative weights; attention is a distribution (>= 0, sums to 1)")
     if not torch.allclose(weights.detach().sum(-1), torch.ones_like(weights[:, 0]), atol=1e-4):
         raise ValueError("the given attention does not sum to 1 in every row")
+
+
+def word_embedding(vocab_size: int, embed_dim: int, embeddings: torch.Tensor | None, freeze: bool) -> nn.Embedding:
+    """The token embedding of a kit model (id 0 is padding), initialised from ``embeddings`` (e.g. GloVe)
+    when given, and kept fixed when ``freeze``."""
+    embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
+    if embeddings is not None:
+        embedding.weight.data.copy_(embeddings)
+    embedding.weight.requires_grad_(not freeze)
+    return embedding

@@ -34,7 +34,7 @@ from torch import nn
 
 from .. import validate
 from ..interventions import _apply_intervention
-from .base import ClassifierOutput, RemovalMixin, check_inputs
+from .base import ClassifierOutput, RemovalMixin, check_inputs, word_embedding
 
 #: Index of the first content token in the full attention maps (position 0 is the classification token).
 CONTENT_OFFSET = 1
@@ -197,10 +197,7 @@ class TransformerClassifier(RemovalMixin, nn.Module):
             dropout=dropout,
             freeze_embeddings=freeze_embeddings,
         )
-        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
-        if embeddings is not None:
-            self.embedding.weight.data.copy_(embeddings)
-        self.embedding.weight.requires_grad_(not freeze_embeddings)
+        self.embedding = word_embedding(vocab_size, embed_dim, embeddings, freeze_embeddings)
         self.cls = nn.Parameter(torch.randn(embed_dim) * 0.1)  # cpu: initial weights; the model moves with .to(device)
         self.position = nn.Embedding(max_length + 1, embed_dim)
         nn.init.normal_(self.position.weight, std=0.1)
