@@ -25,7 +25,15 @@ import torch
 
 from .data import Batch
 from .explain import explain_all
-from .faithfulness import ViolationReport, decision_flip_rate, per_sentence_metrics, rank_correlation, violation_test
+from .faithfulness import (
+    ViolationReport,
+    comprehensiveness,
+    decision_flip_rate,
+    per_sentence_metrics,
+    rank_correlation,
+    sufficiency,
+    violation_test,
+)
 from .models import REMOVAL_OPERATORS
 
 #: Per-sentence metrics and their display names (the paper's box plots, and the rank correlation with LOO).
@@ -158,3 +166,18 @@ def rank_agreement(
     return pd.DataFrame(
         {f"{a} vs {b}": rank_correlation(weights[a], weights[b], mask, method).cpu().numpy() for a, b in pairs}
     )
+
+
+def companion_means(model, data: Batch, weights: Mapping[str, torch.Tensor]) -> pd.DataFrame:
+    """Mean comprehensiveness and sufficiency of each method on ``data`` (one row per method). ``weights``
+    may cover more sentences than ``data`` — e.g. all explained sentences when the companion metrics, which
+    cost many forward passes, are computed on the first few: they are cut to ``data``'s rows and width."""
+    rows, width = len(data), data.tokens.shape[1]
+    table = {}
+    for method, w in weights.items():
+        w = w[:rows, :width]
+        table[method] = {
+            "comprehensiveness": float(comprehensiveness(model, data.tokens, data.mask, w).mean()),
+            "sufficiency": float(sufficiency(model, data.tokens, data.mask, w).mean()),
+        }
+    return pd.DataFrame(table).T

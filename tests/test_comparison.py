@@ -4,7 +4,7 @@ import pandas as pd
 import torch
 from conftest import make_model
 
-from attnlab.comparison import compare_methods, level_shifts, violation_level
+from attnlab.comparison import companion_means, compare_methods, level_shifts, violation_level
 from attnlab.data import Batch
 from attnlab.explain import explain_all, methods_for
 from attnlab.faithfulness import violation_test
@@ -52,3 +52,26 @@ def test_companions_need_leave_one_out():
 
     with pytest.raises(ValueError, match="leave_one_out"):
         compare_methods(make_model(), _data(), ["raw_attention"], companions=True)
+
+
+def test_companion_means_are_the_companion_metrics_of_the_first_sentences():
+    from attnlab.faithfulness import comprehensiveness, sufficiency
+
+    model, data = make_model(), _data()
+    weights = explain_all(model, data, ["raw_attention", "random"])
+    first = data[:5]
+    table = companion_means(model, first, weights)
+    w = weights["raw_attention"][:5, : first.tokens.shape[1]]
+    assert table.loc["raw_attention", "comprehensiveness"] == float(
+        comprehensiveness(model, first.tokens, first.mask, w).mean()
+    )
+    assert table.loc["raw_attention", "sufficiency"] == float(sufficiency(model, first.tokens, first.mask, w).mean())
+    assert list(table.index) == ["raw_attention", "random"]
+
+
+def test_punctuation_mask_marks_punctuation_word_pieces():
+    from attnlab.explain import punctuation_mask
+
+    mask = torch.tensor([[True, True, True], [True, True, False]])
+    marked = punctuation_mask([["good", ",", "film"], ["...", "##!"]], mask)
+    assert marked.tolist() == [[False, True, False], [True, True, False]]

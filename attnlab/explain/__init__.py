@@ -19,7 +19,7 @@ Importing the package registers every method; ``methods_for(model)`` lists those
 
 # the method modules register themselves on import (the order is the order of methods_for)
 from .attention import attention_x_gradient, attention_x_value_norm, first_readout_weight, raw_attention
-from .attention_share import attention_share_by_layer, is_punctuation
+from .attention_share import attention_share_by_layer, is_punctuation, punctuation_mask
 from .baselines import random_signed_weights, random_weights
 from .gradients import gradient_norm, input_x_gradient, integrated_gradients
 from .layered import attentions_and_gradients, genatt_from, rollout_from, value_norms_from
@@ -71,6 +71,7 @@ __all__ = [
     "input_x_gradient",
     "integrated_gradients",
     "is_punctuation",
+    "punctuation_mask",
     "is_signed",
     "leave_one_out",
     "logit_budget",

@@ -21,6 +21,15 @@ def is_punctuation(token: str) -> bool:
     return bool(stripped) and all(ch in string.punctuation for ch in stripped)
 
 
+def punctuation_mask(token_strings, mask: torch.Tensor) -> torch.Tensor:
+    """Bool ``(B, T)``: which content tokens are punctuation (:func:`is_punctuation`), from each row's token
+    strings (e.g. ``HFClassifier.token_strings``), for :func:`attention_share_by_layer`."""
+    out = torch.zeros_like(mask)
+    for i, row in enumerate(token_strings):
+        out[i, : len(row)] = torch.tensor([is_punctuation(t) for t in row], dtype=torch.bool, device=mask.device)
+    return out
+
+
 @torch.no_grad()
 def attention_share_by_layer(
     model, tokens: torch.Tensor, mask: torch.Tensor, punctuation: torch.Tensor | None = None, batch_size: int = 128
