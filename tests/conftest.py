@@ -30,3 +30,45 @@ def make_model(encoder="bilstm", attention="additive", seed=0, **kwargs) -> Atte
 @pytest.fixture(params=ENCODER_ATTENTION, ids=lambda p: "-".join(p))
 def model(request) -> AttentionClassifier:
     return make_model(*request.param)
+
+
+#: The fifteen-word vocabulary and four sentences of the tiny BERTs of the tests (no download).
+BERT_WORDS = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "a",
+    "great",
+    "movie",
+    "terrible",
+    "awful",
+    "acting",
+    "fine",
+    ".",
+    ",",
+    "!",
+]
+BERT_SENTENCES = ["a great movie .", "terrible , awful acting !", "fine", "a terrible , terrible movie"]
+
+
+def tiny_bert_classifier(folder, prepare=lambda model: model):
+    """A two-layer BERT of width 16 built from a config (seed 0), behind the kit's HFClassifier, with a
+    tokenizer of :data:`BERT_WORDS` written to ``folder``; ``prepare`` may change the model's weights first."""
+    transformers = pytest.importorskip("transformers")
+    from attnlab.models import HFClassifier
+
+    (folder / "vocab.txt").write_text("\n".join(BERT_WORDS) + "\n")
+    tokenizer = transformers.BertTokenizerFast(str(folder / "vocab.txt"))
+    torch.manual_seed(0)
+    config = transformers.BertConfig(
+        vocab_size=len(BERT_WORDS),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=32,
+        num_labels=2,
+    )
+    return HFClassifier(prepare(transformers.BertForSequenceClassification(config)), tokenizer).eval()

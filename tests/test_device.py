@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import BERT_SENTENCES, tiny_bert_classifier
 
 import attnlab
 from attnlab.data import Batch
@@ -46,31 +47,12 @@ from attnlab.models import (
     AttentionClassifier,
     BagOfWordsClassifier,
     DeepDecoderClassifier,
-    HFClassifier,
     MaskClassifier,
     TransformerClassifier,
 )
 from attnlab.train import accuracy, fit, predict_proba
 
 DEVICES = available_devices()
-BERT_WORDS = [
-    "[PAD]",
-    "[UNK]",
-    "[CLS]",
-    "[SEP]",
-    "[MASK]",
-    "a",
-    "great",
-    "movie",
-    "terrible",
-    "awful",
-    "acting",
-    "fine",
-    ".",
-    ",",
-    "!",
-]
-SENTENCES = ["a great movie .", "terrible , awful acting !", "fine", "a terrible , terrible movie"]
 
 
 def _kit_model(name):
@@ -97,28 +79,14 @@ KIT_MODELS = ["bilstm-additive", "cnn-dot", "deep-decoder", "mask-soft", "mask-h
 
 @pytest.fixture(scope="module")
 def tiny_bert(tmp_path_factory):
-    """A two-layer BERT of width 16 built from a config, with a fifteen-word tokenizer (no download)."""
-    transformers = pytest.importorskip("transformers")
-    folder = tmp_path_factory.mktemp("tiny_bert_device")
-    (folder / "vocab.txt").write_text("\n".join(BERT_WORDS) + "\n")
-    tokenizer = transformers.BertTokenizerFast(str(folder / "vocab.txt"))
-    torch.manual_seed(0)
-    config = transformers.BertConfig(
-        vocab_size=len(BERT_WORDS),
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=32,
-        num_labels=2,
-    )
-    return HFClassifier(transformers.BertForSequenceClassification(config), tokenizer).eval()
+    """A two-layer BERT of width 16 (conftest.tiny_bert_classifier)."""
+    return tiny_bert_classifier(tmp_path_factory.mktemp("tiny_bert_device"))
 
 
 def _model_and_batch(name, device, tiny_bert):
     if name == "bert":
         model = tiny_bert
-        batch = model.encode(SENTENCES, [1, 0, 1, 0])
+        batch = model.encode(BERT_SENTENCES, [1, 0, 1, 0])
     else:
         model = _kit_model(name).eval()
         batch = Batch.from_ids(

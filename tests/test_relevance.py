@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from conftest import BERT_SENTENCES, tiny_bert_classifier
 from torch import nn
 
 from attnlab.data import Batch
@@ -11,24 +12,6 @@ from attnlab.interventions import attention_intervention, uniform
 from attnlab.models import AttentionClassifier, HFClassifier, TransformerClassifier
 
 NEW_METHODS = ("conservative_lrp", "partial_lrp", "transformer_attribution")
-BERT_WORDS = [
-    "[PAD]",
-    "[UNK]",
-    "[CLS]",
-    "[SEP]",
-    "[MASK]",
-    "a",
-    "great",
-    "movie",
-    "terrible",
-    "awful",
-    "acting",
-    "fine",
-    ".",
-    ",",
-    "!",
-]
-SENTENCES = ["a great movie .", "terrible , awful acting !", "fine", "a terrible , terrible movie"]
 
 
 def _spread(model: nn.Module, seed: int = 0) -> nn.Module:
@@ -59,23 +42,9 @@ def tiny():
 
 @pytest.fixture(scope="module")
 def tiny_bert(tmp_path_factory):
-    """A two-layer BERT of width 16 built from a config, with a ten-word tokenizer (no download)."""
-    transformers = pytest.importorskip("transformers")
-    folder = tmp_path_factory.mktemp("tiny_bert")
-    (folder / "vocab.txt").write_text("\n".join(BERT_WORDS) + "\n")
-    tokenizer = transformers.BertTokenizerFast(str(folder / "vocab.txt"))
-    torch.manual_seed(0)
-    config = transformers.BertConfig(
-        vocab_size=len(BERT_WORDS),
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=32,
-        num_labels=2,
-    )
-    model = HFClassifier(_spread(transformers.BertForSequenceClassification(config), seed=1), tokenizer).eval()
-    return model, model.encode(SENTENCES)
+    """A two-layer BERT of width 16 (conftest.tiny_bert_classifier) with weights and biases of a useful size."""
+    model = tiny_bert_classifier(tmp_path_factory.mktemp("tiny_bert"), prepare=lambda m: _spread(m, seed=1))
+    return model, model.encode(BERT_SENTENCES)
 
 
 # -- conservation ---------------------------------------------------------------------------------------
