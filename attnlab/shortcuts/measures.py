@@ -119,8 +119,9 @@ def train_mask_probe(
     width = masks.shape[1] if width is None else validate.integer("width", width, minimum=1)
     if masks.shape[1] > width:
         raise ValueError(f"masks are {masks.shape[1]} positions wide, more than width={width}")
-    pad = lambda m: nn.functional.pad(m.detach().float(), (0, width - m.shape[1]))  # noqa: E731
-    x = pad(masks)
+    # the probe is a small CPU model: masks from any device are read on the CPU
+    pad = lambda m: nn.functional.pad(m.detach().float().cpu(), (0, width - m.shape[1]))  # noqa: E731
+    x, labels = pad(masks), labels.cpu()
     n_classes = int(labels.max()) + 1
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
@@ -136,7 +137,7 @@ def train_mask_probe(
     def probs(new_masks: torch.Tensor) -> torch.Tensor:
         if new_masks.shape[1] > width:
             raise ValueError(f"masks are {new_masks.shape[1]} positions wide; the probe was trained on {width}")
-        return probe(pad(new_masks)).softmax(-1)
+        return probe(pad(new_masks)).softmax(-1).to(new_masks.device)
 
     return probs
 
@@ -175,7 +176,8 @@ def random_k_subsets(mask: torch.Tensor, k: int, generator: torch.Generator | No
     validate.tensor("mask", mask)
     if mask.dtype != torch.bool:
         raise ValueError(f"mask must be a bool tensor (True = real token), got {mask.dtype}")
-    keys = torch.rand(mask.shape, generator=generator).masked_fill(~mask, 0.0)  # (padding never wins)
+    # drawn on the CPU (the same on every device), then moved; padding never wins
+    keys = torch.rand(mask.shape, generator=generator).to(mask.device).masked_fill(~mask, 0.0)
     return uniform_over(top_k_mask(keys, mask, k))
 
 
@@ -215,7 +217,7 @@ def best_single_token_accuracy(evaluator, tokens: torch.Tensor, mask: torch.Tens
     validate.class_labels("labels", labels, validate.n_classes_of(evaluator) or int(labels.max()) + 1, len(tokens))
     probs = one_token_probs(evaluator, tokens)  # (N, T, C)
     confidence = probs.max(-1).values.masked_fill(~evaluator.receivable(tokens, mask), -1)
-    chosen = probs[torch.arange(len(tokens)), confidence.argmax(1)].argmax(-1)
+    chosen = probs[torch.arange(len(tokens), device=probs.device), confidence.argmax(1)].argmax(-1)
     return float((chosen == labels).float().mean())
 
 

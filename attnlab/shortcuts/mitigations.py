@@ -57,7 +57,7 @@ def random_attention(
         raise ValueError(f"mask must be a bool (N, T) tensor, got {mask.dtype} {tuple(mask.shape)}")
     if not bool(mask.any(1).all()):
         raise ValueError("every row of mask needs at least one position that may receive attention")
-    z = torch.randn(mask.shape, generator=generator) * scale
+    z = torch.randn(mask.shape, generator=generator).to(mask.device) * scale  # cpu: drawn there, same on every device
     return z.masked_fill(~mask, float("-inf")).softmax(-1)
 
 
@@ -151,6 +151,8 @@ def instance_weights(
     validate.class_labels("labels", labels, int(labels.max()) + 1 if labels.numel() else 1, len(masks))
     _check_clip(clip)
     validate.integer("probe_steps", probe_steps, minimum=1)
+    given_on = masks.device
+    masks, labels = masks.detach().cpu(), labels.cpu()  # cpu: the probe that estimates P(y | m) is bookkeeping
     n = len(labels)
     if n < 4:
         raise ValueError(f"need at least 4 examples to cross-fit the mask-only model, got {n}")
@@ -165,7 +167,7 @@ def instance_weights(
         if scored.shape[1] < n_classes:  # a class absent from the fitting half: the probe never predicts it
             scored = torch.nn.functional.pad(scored, (0, n_classes - scored.shape[1]))
         p_label_given_mask[score] = scored.gather(1, labels[score, None]).squeeze(1)
-    return inverse_propensity_weights(prior, p_label_given_mask, labels, clip)
+    return inverse_propensity_weights(prior, p_label_given_mask, labels, clip).to(given_on)
 
 
 class OnlineMaskPropensity:
@@ -257,7 +259,7 @@ def explore(model: MaskClassifier, rate: float, *, scale: float = 10.0):
     def override(weights: torch.Tensor, receivable: torch.Tensor) -> torch.Tensor:
         if not model.training or rate == 0:
             return weights
-        swap = torch.rand(weights.shape[0]) < rate
+        swap = (torch.rand(weights.shape[0]) < rate).to(weights.device)  # cpu: drawn there, then moved
         return torch.where(swap[:, None], draw(weights, receivable), weights)
 
     return override
